@@ -1,0 +1,3 @@
+"""Neuralis: a self-hosted notebook for data teams."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow ``python -m neuralis``."""
+
+from neuralis.cli import main
+
+raise SystemExit(main())

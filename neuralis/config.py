@@ -1,0 +1,46 @@
+"""Settings read from environment variables (all optional)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment configures; see DESIGN.md "Settings"."""
+
+    notebook_dir: Path = Path("notebooks")
+    base_image: str = "python:{python}-slim"
+    build_network: str | None = None
+    extra_ca_certs: Path | None = None
+    pip_index_url: str | None = None
+    gateway_url: str | None = None
+    gateway_token: str | None = None
+    kernel_memory: str = "2g"
+    kernel_cpus: float = 1.0
+    kernel_pids: int = 512
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read the settings from ``env`` (default: ``os.environ``)."""
+        e = os.environ if env is None else env
+
+        def opt(name: str) -> str | None:
+            value = e.get(name, "").strip()
+            return value or None
+
+        ca = opt("NEURALIS_EXTRA_CA_CERTS")
+        return cls(
+            notebook_dir=Path(opt("NEURALIS_NOTEBOOK_DIR") or "notebooks"),
+            base_image=opt("NEURALIS_BASE_IMAGE") or cls.base_image,
+            build_network=opt("NEURALIS_BUILD_NETWORK"),
+            extra_ca_certs=Path(ca) if ca else None,
+            pip_index_url=opt("NEURALIS_PIP_INDEX_URL"),
+            gateway_url=opt("NEURALIS_GATEWAY_URL"),
+            gateway_token=opt("NEURALIS_GATEWAY_TOKEN"),
+            kernel_memory=opt("NEURALIS_KERNEL_MEMORY") or cls.kernel_memory,
+            kernel_cpus=float(opt("NEURALIS_KERNEL_CPUS") or cls.kernel_cpus),
+            kernel_pids=int(opt("NEURALIS_KERNEL_PIDS") or cls.kernel_pids),
+        )

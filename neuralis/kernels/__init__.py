@@ -1,0 +1,93 @@
+"""Kernels behind one interface; ``connect`` turns a kernel spec string into one.
+
+Spec strings (DESIGN.md): ``local``, ``local:NAME``, ``gateway:URL``, ``docker:NAME``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from neuralis.config import Settings
+from neuralis.errors import InvalidKernelSpec
+from neuralis.kernels.base import ExecuteReply, Kernel, KernelInfo, OnMessage, StdinHandler
+
+__all__ = [
+    "ExecuteReply",
+    "Kernel",
+    "KernelInfo",
+    "KernelSpec",
+    "OnMessage",
+    "StdinHandler",
+    "connect",
+    "parse_spec",
+]
+
+Kind = Literal["local", "gateway", "docker"]
+_KERNELSPEC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_DOCKER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A parsed kernel spec string."""
+
+    kind: Kind
+    target: str
+
+    def __str__(self) -> str:
+        if self.kind == "local":
+            return "local" if self.target == "python3" else f"local:{self.target}"
+        return f"{self.kind}:{self.target}"
+
+
+def parse_spec(text: str) -> KernelSpec:
+    """Parse a spec string, refusing anything outside the contract with a clear message."""
+    text = text.strip()
+    kind, _, target = text.partition(":")
+    if kind == "local":
+        name = target or "python3"
+        if not _KERNELSPEC_NAME.match(name):
+            raise InvalidKernelSpec(f"{text!r}: 'local:NAME' needs a kernelspec name.")
+        return KernelSpec("local", name)
+    if kind == "gateway":
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidKernelSpec(
+                f"{text!r}: 'gateway:URL' needs an http(s) URL, e.g. gateway:http://host:8888."
+            )
+        return KernelSpec("gateway", target.rstrip("/"))
+    if kind == "docker":
+        if not _DOCKER_NAME.match(target):
+            raise InvalidKernelSpec(
+                f"{text!r}: 'docker:NAME' needs a kernel name matching [a-z0-9][a-z0-9_.-]{{0,62}}."
+            )
+        return KernelSpec("docker", target)
+    raise InvalidKernelSpec(
+        f"Unknown kernel spec {text!r}: use local, local:NAME, gateway:URL or docker:NAME."
+    )
+
+
+def connect(
+    spec: str | KernelSpec,
+    *,
+    cwd: Path | None = None,
+    settings: Settings | None = None,
+) -> Kernel:
+    """Build (without starting) the kernel a spec names; ``cwd`` is the notebook's folder."""
+    parsed = spec if isinstance(spec, KernelSpec) else parse_spec(spec)
+    settings = settings or Settings.from_env()
+    if parsed.kind == "local":
+        from neuralis.kernels.local import LocalKernel
+
+        return LocalKernel(parsed.target, cwd=cwd, spec=str(parsed))
+    if parsed.kind == "gateway":
+        from neuralis.kernels.gateway import GatewayKernel
+
+        return GatewayKernel(parsed.target, settings.gateway_token, spec=str(parsed))
+    from neuralis.docker.kernels import docker_kernel
+
+    return docker_kernel(parsed.target, cwd=cwd, settings=settings)
