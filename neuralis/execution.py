@@ -1,0 +1,494 @@
+"""The broker: owns kernels, one run queue and one worker thread per notebook.
+
+A run never executes in its caller's thread: it is queued, a worker executes it and folds
+each iopub message into the cell's :class:`RunRecord` through the outputs reducer. Records
+are keyed by (notebook, cell id) and kept in the broker, so any number of readers (a page
+rerun, a second tab, the CLI) see the same progress. Every public method is thread-safe;
+one kernel is only ever driven by its own worker (a jupyter_client client is not).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from neuralis.config import Settings
+from neuralis.errors import KernelDied, KernelError, NeuralisError
+from neuralis.kernels import Kernel, KernelInfo, connect
+from neuralis.messages import Msg
+from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
+
+RunStatus = Literal["queued", "running", "done", "error", "interrupted"]
+KernelStatus = Literal["none", "starting", "idle", "busy", "dead"]
+KernelFactory = Callable[[str, Path | None], Kernel]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of one cell, as far as it has got."""
+
+    notebook: str
+    cell_id: str
+    code: str
+    status: RunStatus = "queued"
+    outputs: CellOutputs = field(default_factory=CellOutputs)
+    queued_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    message: str | None = None
+    """Why the run ended badly when the cell itself could not say (kernel died, timeout)."""
+    input_prompt: tuple[str, bool] | None = None
+    """An ``input()`` waiting for :meth:`Broker.answer_input`: (prompt, password)."""
+    allow_error: bool = False
+
+    @property
+    def execution_count(self) -> int | None:
+        """Return the count the kernel gave this run."""
+        return self.outputs.execution_count
+
+    @property
+    def finished(self) -> bool:
+        """Tell whether the run is over."""
+        return self.status in ("done", "error", "interrupted")
+
+    @property
+    def duration(self) -> float | None:
+        """Return seconds spent running (so far, while it runs)."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+
+class _Notebook:
+    """A notebook's kernel, queue and worker; guarded by the broker's lock."""
+
+    def __init__(self, key: str, spec: str, cwd: Path | None) -> None:
+        self.key = key
+        self.spec = spec
+        self.cwd = cwd
+        self.kernel: Kernel | None = None
+        self.status: KernelStatus = "none"
+        self.error: str | None = None
+        self.queue: deque[str] = deque()
+        self.records: dict[str, RunRecord] = {}
+        self.running: str | None = None
+        self.worker: threading.Thread | None = None
+        self.answer: str | None = None
+        self.answered = threading.Event()
+        self.last_activity = time.monotonic()
+        self.timeout: float | None = None
+        self.stop_on_error = True
+
+
+class Broker:
+    """Process-wide owner of kernels and run records."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        kernel_factory: KernelFactory | None = None,
+        start_timeout: float = 120.0,
+    ) -> None:
+        self._settings = settings or Settings.from_env()
+        self._factory = kernel_factory or self._connect
+        self._start_timeout = start_timeout
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._notebooks: dict[str, _Notebook] = {}
+
+    def _connect(self, spec: str, cwd: Path | None) -> Kernel:
+        return connect(spec, cwd=cwd, settings=self._settings)
+
+    # --- kernels -----------------------------------------------------------------------
+
+    def attach(self, notebook: str, spec: str = "local", cwd: Path | None = None) -> None:
+        """Choose the kernel for a notebook; a different spec replaces the running kernel."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if nb is None:
+                self._notebooks[notebook] = _Notebook(notebook, spec, cwd)
+                return
+            if nb.spec != spec or nb.cwd != cwd:
+                self._stop_kernel(nb)
+                nb.spec, nb.cwd = spec, cwd
+
+    def kernel_status(self, notebook: str) -> KernelStatus:
+        """Return none, starting, idle, busy or dead."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return nb.status if nb else "none"
+
+    def kernel_error(self, notebook: str) -> str | None:
+        """Return why the kernel is dead or failed to start, if it is."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return nb.error if nb else None
+
+    def kernel_info(self, notebook: str) -> KernelInfo | None:
+        """Return the running kernel's info, if one runs."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            kernel = nb.kernel if nb and nb.status in ("idle", "busy") else None
+        return kernel.info() if kernel else None
+
+    def spec(self, notebook: str) -> str | None:
+        """Return the kernel spec attached to a notebook."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return nb.spec if nb else None
+
+    def notebooks(self) -> list[str]:
+        """List the notebooks the broker knows."""
+        with self._lock:
+            return list(self._notebooks)
+
+    # --- runs --------------------------------------------------------------------------
+
+    def run(
+        self, notebook: str, cell_id: str, code: str, *, allow_error: bool = False
+    ) -> RunRecord:
+        """Queue one cell; return its record (status queued)."""
+        return self.run_many(
+            notebook, [(cell_id, code)], allow_errors={cell_id} if allow_error else ()
+        )[0]
+
+    def run_many(
+        self,
+        notebook: str,
+        cells: Iterable[tuple[str, str]],
+        *,
+        allow_errors: Iterable[str] = (),
+        timeout: float | None = None,
+        stop_on_error: bool = True,
+    ) -> list[RunRecord]:
+        """Queue cells in order; an error (not allowed) drops what is queued after it."""
+        allowed = set(allow_errors)
+        with self._lock:
+            nb = self._require(notebook)
+            nb.timeout, nb.stop_on_error = timeout, stop_on_error
+            queued = []
+            for cell_id, code in cells:
+                if cell_id in nb.queue or nb.running == cell_id:
+                    continue  # already on its way: running it twice helps nobody
+                rec = RunRecord(notebook, cell_id, code, allow_error=cell_id in allowed)
+                nb.records[cell_id] = rec
+                nb.queue.append(cell_id)
+                queued.append(rec)
+            self._ensure_worker(nb)
+            self._changed.notify_all()
+            return queued
+
+    def record(self, notebook: str, cell_id: str) -> RunRecord | None:
+        """Return the latest run record of a cell."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return nb.records.get(cell_id) if nb else None
+
+    def records(self, notebook: str) -> dict[str, RunRecord]:
+        """Return the latest run record of every cell that ran."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return dict(nb.records) if nb else {}
+
+    def busy(self, notebook: str) -> bool:
+        """Tell whether a cell of the notebook is running or queued."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return bool(nb and (nb.running or nb.queue))
+
+    def wait(self, notebook: str, cell_id: str, timeout: float | None = None) -> RunRecord:
+        """Block until the cell's current run has finished; return its record."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                rec = self._require(notebook).records.get(cell_id)
+                if rec is None or rec.finished:
+                    if rec is None:
+                        raise KeyError(cell_id)
+                    return rec
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return rec
+                self._changed.wait(remaining if remaining is not None else 1.0)
+
+    def wait_changed(self, timeout: float) -> None:
+        """Block until any record changes, or ``timeout``."""
+        with self._lock:
+            self._changed.wait(timeout)
+
+    def answer_input(self, notebook: str, text: str) -> None:
+        """Answer the ``input()`` the notebook's running cell waits on."""
+        with self._lock:
+            nb = self._require(notebook)
+            nb.answer = text
+            nb.answered.set()
+
+    def clear(self, notebook: str, cell_ids: Iterable[str] | None = None) -> None:
+        """Forget finished run records (all, or of some cells)."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if nb is None:
+                return
+            for cid in list(nb.records if cell_ids is None else cell_ids):
+                rec = nb.records.get(cid)
+                if rec is not None and rec.finished:
+                    del nb.records[cid]
+            self._changed.notify_all()
+
+    # --- control -----------------------------------------------------------------------
+
+    def interrupt(self, notebook: str) -> None:
+        """Drop what is queued and interrupt what runs; does not wait for it to stop."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if nb is None:
+                return
+            self._drop_queue(nb, "Interrupted before it ran.")
+            kernel = nb.kernel if nb.running else None
+            nb.answer = ""
+            nb.answered.set()
+        if kernel is not None:
+            try:
+                kernel.interrupt()
+            except NeuralisError:
+                pass  # the run notices a dead kernel by itself
+
+    def restart(self, notebook: str) -> None:
+        """Drop the queue, restart the kernel and wait until it is ready (or dead)."""
+        with self._lock:
+            nb = self._require(notebook)
+            self._drop_queue(nb, "The kernel was restarted before it ran.")
+            kernel = nb.kernel
+            running = nb.running
+        if kernel is not None and running:
+            try:
+                kernel.interrupt()
+            except NeuralisError:
+                pass
+        self._wait_idle(notebook, 5.0)
+        with self._lock:
+            nb.status = "starting"
+            nb.error = None
+            self._changed.notify_all()
+        try:
+            if kernel is None:
+                kernel = self._start(nb)
+            else:
+                kernel.restart(self._start_timeout)
+        except NeuralisError as exc:
+            self._mark_dead(nb, str(exc))
+            raise
+        with self._lock:
+            nb.kernel = kernel
+            nb.status = "idle"
+            self._changed.notify_all()
+
+    def shutdown(self, notebook: str) -> None:
+        """Stop the notebook's kernel and forget its queue (records stay)."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if nb is None:
+                return
+            self._drop_queue(nb, "The kernel was shut down before it ran.")
+            self._stop_kernel(nb)
+
+    def shutdown_all(self) -> None:
+        """Stop every kernel the broker owns."""
+        for key in self.notebooks():
+            self.shutdown(key)
+
+    def cull_idle(self, max_idle: float) -> list[str]:
+        """Shut down kernels idle for more than ``max_idle`` seconds; return their notebooks."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [
+                nb.key
+                for nb in self._notebooks.values()
+                if nb.kernel is not None
+                and not nb.running
+                and not nb.queue
+                and now - nb.last_activity > max_idle
+            ]
+        for key in idle:
+            self.shutdown(key)
+        return idle
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _require(self, notebook: str) -> _Notebook:
+        nb = self._notebooks.get(notebook)
+        if nb is None:
+            nb = self._notebooks[notebook] = _Notebook(notebook, "local", None)
+        return nb
+
+    def _drop_queue(self, nb: _Notebook, why: str) -> None:
+        while nb.queue:
+            cid = nb.queue.popleft()
+            rec = nb.records.get(cid)
+            if rec is not None and rec.status == "queued":
+                nb.records[cid] = replace(
+                    rec, status="interrupted", message=why, ended_at=time.time()
+                )
+        self._changed.notify_all()
+
+    def _stop_kernel(self, nb: _Notebook) -> None:
+        kernel, nb.kernel = nb.kernel, None
+        nb.status = "none"
+        nb.error = None
+        if kernel is not None:
+            threading.Thread(target=_quiet_shutdown, args=(kernel,), daemon=False).start()
+        self._changed.notify_all()
+
+    def _wait_idle(self, notebook: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            nb = self._require(notebook)
+            while nb.running and time.monotonic() < deadline:
+                self._changed.wait(0.1)
+
+    def _mark_dead(self, nb: _Notebook, why: str) -> None:
+        with self._lock:
+            nb.status = "dead"
+            nb.error = why
+            self._changed.notify_all()
+
+    def _ensure_worker(self, nb: _Notebook) -> None:
+        if nb.worker is None or not nb.worker.is_alive():
+            nb.worker = threading.Thread(
+                target=self._work, args=(nb,), name=f"neuralis-run-{nb.key[-40:]}", daemon=True
+            )
+            nb.worker.start()
+
+    def _start(self, nb: _Notebook) -> Kernel:
+        kernel = self._factory(nb.spec, nb.cwd)
+        kernel.start(self._start_timeout)
+        return kernel
+
+    def _next(self, nb: _Notebook) -> tuple[RunRecord, Kernel | None] | None:
+        with self._lock:
+            if not nb.queue:
+                nb.worker = None
+                return None
+            cid = nb.queue.popleft()
+            rec = replace(nb.records[cid], status="running", started_at=time.time())
+            nb.records[cid] = rec
+            nb.running = cid
+            nb.answered.clear()
+            if nb.kernel is not None and nb.status != "dead":
+                nb.status = "busy"
+            self._changed.notify_all()
+            return rec, nb.kernel if nb.status != "dead" else None
+
+    def _work(self, nb: _Notebook) -> None:
+        while (item := self._next(nb)) is not None:
+            rec, kernel = item
+            try:
+                if kernel is None:
+                    kernel = self._start_for_run(nb)
+                self._execute(nb, rec, kernel)
+            except NeuralisError as exc:
+                self._fail(nb, rec.cell_id, exc)
+            finally:
+                with self._lock:
+                    nb.running = None
+                    nb.last_activity = time.monotonic()
+                    if nb.status == "busy":
+                        nb.status = "idle"
+                    self._changed.notify_all()
+
+    def _start_for_run(self, nb: _Notebook) -> Kernel:
+        with self._lock:
+            if nb.status == "dead":
+                raise KernelDied(nb.error or "The kernel is dead. Restart it to continue.")
+            nb.status = "starting"
+            self._changed.notify_all()
+        try:
+            kernel = self._start(nb)
+        except NeuralisError as exc:
+            self._mark_dead(nb, str(exc))
+            raise
+        with self._lock:
+            nb.kernel, nb.status = kernel, "busy"
+            self._changed.notify_all()
+        return kernel
+
+    def _execute(self, nb: _Notebook, rec: RunRecord, kernel: Kernel) -> None:
+        def on_message(msg: Msg) -> None:
+            self._fold(nb, rec.cell_id, msg)
+
+        def on_input(prompt: str, password: bool) -> str:
+            return self._ask(nb, rec.cell_id, prompt, password)
+
+        reply = kernel.execute(
+            rec.code, on_message, stdin=on_input, timeout=nb.timeout, stop_on_error=False
+        )
+        with self._lock:
+            current = nb.records[rec.cell_id]
+            failed = reply.status != "ok"
+            interrupted = failed and reply.content.get("ename") == "KeyboardInterrupt"
+            status: RunStatus = "interrupted" if interrupted else "error" if failed else "done"
+            outputs = current.outputs
+            if reply.execution_count is not None:
+                outputs = replace(outputs, execution_count=reply.execution_count)
+            nb.records[rec.cell_id] = replace(
+                current, status=status, outputs=outputs, ended_at=time.time(), input_prompt=None
+            )
+            if failed and nb.stop_on_error and not current.allow_error:
+                self._drop_queue(nb, "Not run: an earlier cell failed.")
+            self._changed.notify_all()
+
+    def _fold(self, nb: _Notebook, cell_id: str, msg: Msg) -> None:
+        with self._lock:
+            rec = nb.records[cell_id]
+            outputs = reduce(rec.outputs, msg)
+            nb.records[cell_id] = replace(rec, outputs=outputs)
+            if outputs.update is not None:
+                self._spread(nb, cell_id, outputs.update)
+            self._changed.notify_all()
+
+    def _spread(self, nb: _Notebook, origin: str, update: DisplayUpdate) -> None:
+        """Apply a display update to the other cells of the notebook."""
+        for cid, other in nb.records.items():
+            if cid != origin:
+                nb.records[cid] = replace(
+                    other, outputs=apply_display_update(other.outputs, update)
+                )
+
+    def _ask(self, nb: _Notebook, cell_id: str, prompt: str, password: bool) -> str:
+        with self._lock:
+            nb.records[cell_id] = replace(nb.records[cell_id], input_prompt=(prompt, password))
+            self._changed.notify_all()
+        nb.answered.wait()
+        with self._lock:
+            answer, nb.answer = nb.answer or "", None
+            nb.answered.clear()
+            nb.records[cell_id] = replace(nb.records[cell_id], input_prompt=None)
+            self._changed.notify_all()
+            return answer
+
+    def _fail(self, nb: _Notebook, cell_id: str, exc: NeuralisError) -> None:
+        with self._lock:
+            rec = nb.records[cell_id]
+            nb.records[cell_id] = replace(
+                rec, status="error", message=str(exc), ended_at=time.time(), input_prompt=None
+            )
+            if isinstance(exc, KernelDied):
+                nb.status, nb.error = "dead", str(exc)
+            elif isinstance(exc, KernelError) and nb.status in ("busy", "starting"):
+                nb.status = "idle" if nb.kernel is not None else "dead"
+                nb.error = None if nb.kernel is not None else str(exc)
+            self._drop_queue(nb, "Not run: an earlier cell failed.")
+            self._changed.notify_all()
+
+
+def _quiet_shutdown(kernel: Kernel) -> None:
+    try:
+        kernel.shutdown()
+    except Exception:  # shutting down something already gone is not worth reporting
+        pass

@@ -1,0 +1,21 @@
+"""Notebook files: reading, validating, atomic saving, cell operations. No kernels here."""
+
+from neuralis.notebook.io import (
+    MAX_NOTEBOOK_BYTES,
+    Fingerprint,
+    fingerprint,
+    new_notebook,
+    parse_notebook,
+    read_notebook,
+    write_notebook,
+)
+
+__all__ = [
+    "MAX_NOTEBOOK_BYTES",
+    "Fingerprint",
+    "fingerprint",
+    "new_notebook",
+    "parse_notebook",
+    "read_notebook",
+    "write_notebook",
+]
