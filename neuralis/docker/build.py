@@ -1,0 +1,148 @@
+"""Build a kernel image from a spec: stream the log as events, smoke-test, then tag.
+
+The image is built untagged and tagged ``neuralis-kernel:NAME`` only after its smoke test
+passed, so a half-built or broken image is never offered as a kernel. An image that fails the
+smoke test is tagged with ``neuralis.status=failed`` and the reason, for the list to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from neuralis.config import Settings
+from neuralis.docker import containers
+from neuralis.docker.availability import client, translated
+from neuralis.docker.dockerfile import render
+from neuralis.docker.smoke import smoke_test
+from neuralis.docker.spec import ImageSpec
+from neuralis.errors import BuildFailed, DockerError
+
+EventKind = Literal["step", "log", "smoke", "done"]
+TAIL_LINES = 15
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One thing that happened during a build; ``done`` carries the image id in ``text``."""
+
+    kind: EventKind
+    text: str
+    step: int = 0
+    total: int = 0
+
+
+def build(spec: ImageSpec, settings: Settings, *, smoke: bool = True) -> Iterator[BuildEvent]:
+    """Build, smoke-test and tag the image for ``spec``, yielding events as they happen."""
+    rendered = render(spec, settings)
+    progress = _Progress()
+    with translated(f"build the kernel image {spec.name!r}"):
+        stream = client().api.build(
+            fileobj=io.BytesIO(rendered.context()),
+            custom_context=True,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            pull=False,
+            network_mode=settings.build_network,
+        )
+        for event in stream:
+            yield from progress.feed(spec.name, event)
+    image_id = progress.image_id
+    if not image_id:
+        raise BuildFailed(f"Building {spec.name!r} produced no image.\n{progress.tail()}")
+    if smoke and not _verified(spec.name, image_id):
+        yield BuildEvent("smoke", "Smoke test: start a container, a kernel, import packages")
+        try:
+            smoke_test(image_id, spec, settings)
+        except DockerError:
+            raise
+        except Exception as exc:  # any failure of the smoke test marks the image failed
+            _mark_failed(spec.name, image_id, str(exc))
+            raise BuildFailed(f"Kernel image {spec.name!r} failed its smoke test: {exc}") from exc
+    _tag(spec.name, image_id)
+    yield BuildEvent("done", image_id, progress.total, progress.total)
+
+
+class _Progress:
+    """Reads docker's build events: steps, log lines, the image id, errors."""
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.total = 0
+        self.instruction = ""
+        self.image_id = ""
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def feed(self, name: str, event: dict[str, Any]) -> Iterator[BuildEvent]:
+        if "error" in event or "errorDetail" in event:
+            # docker-py's low-level build does not raise: errors are events (research §5).
+            detail = event.get("error") or (event.get("errorDetail") or {}).get("message", "")
+            where = f"step {self.step}/{self.total} ({self.instruction})" if self.step else "start"
+            raise BuildFailed(
+                f"Building {name!r} failed at {where}: {str(detail).strip()}\n{self.tail()}"
+            )
+        aux = event.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            self.image_id = str(aux["ID"])
+        for line in str(event.get("stream", "")).splitlines():
+            yield from self._line(line)
+
+    def _line(self, line: str) -> Iterator[BuildEvent]:
+        if not line.strip():
+            return
+        self._tail.append(line)
+        match = _STEP.match(line)
+        if match:
+            self.step, self.total = int(match[1]), int(match[2])
+            self.instruction = match[3][:120]
+            yield BuildEvent("step", self.instruction, self.step, self.total)
+        else:
+            yield BuildEvent("log", line, self.step, self.total)
+
+    def tail(self) -> str:
+        return "Last build log lines:\n" + "\n".join(self._tail)
+
+
+def _verified(name: str, image_id: str) -> bool:
+    """An unchanged spec gives the same image id: its earlier smoke test still holds."""
+    try:
+        current = containers.get_image(name)
+    except DockerError:
+        return False
+    return current.id == image_id and not containers.failure(current)
+
+
+def _tag(name: str, image_id: str) -> None:
+    import docker
+
+    old = None
+    with contextlib.suppress(DockerError):
+        old = containers.get_image(name)
+    with translated(f"tag the kernel image {name!r}"):
+        client().images.get(image_id).tag(containers.IMAGE_REPO, name)
+        if old is not None and old.id != image_id:
+            # The previous build is now untagged; drop it unless a container still uses it.
+            with contextlib.suppress(docker.errors.APIError):
+                client().images.remove(old.id)
+
+
+def _mark_failed(name: str, image_id: str, reason: str) -> None:
+    """Tag a one-layer child of the image carrying the failure (labels cannot be edited)."""
+    labels = {"neuralis.status": "failed", "neuralis.reason": reason[:500]}
+    dockerfile = f"FROM {image_id}\n".encode()
+    with translated(f"mark the kernel image {name!r} failed"):
+        for event in client().api.build(
+            fileobj=io.BytesIO(dockerfile), labels=labels, rm=True, decode=True, pull=False
+        ):
+            if "error" in event:
+                raise DockerError(f"Could not mark {name!r} failed: {event['error']}")
+            aux = event.get("aux")
+            if isinstance(aux, dict) and aux.get("ID"):
+                _tag(name, str(aux["ID"]))

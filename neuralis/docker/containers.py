@@ -1,0 +1,384 @@
+"""Kernel containers: run, find, start, stop, restart, remove, logs, stats, list.
+
+One container per kernel image, named ``neuralis-kernel-NAME``. Its gateway token lives in the
+container's own environment (``KG_AUTH_TOKEN``), so an app that restarts finds it again. The
+host port is random and changes on every start: it is re-read each time, never stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import requests
+
+from neuralis.config import Settings
+from neuralis.docker.availability import client, translated
+from neuralis.docker.dockerfile import PORT, WORKDIR
+from neuralis.errors import DockerError, ImageNotFound, KernelStartError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from docker.models.images import Image
+
+IMAGE_REPO = "neuralis-kernel"
+MANAGED = "neuralis.managed"
+Role = Literal["kernel", "smoke", "bench"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a running container's gateway listens, and its token."""
+
+    url: str
+    token: str
+    port: int
+    container_id: str
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """One kernel image and the state of its container, as listed."""
+
+    name: str
+    image: str
+    python: str
+    packages: tuple[str, ...]
+    status: str
+    port: int | None
+    uptime: float | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A container's CPU and memory use (one sample over about a second)."""
+
+    cpu_percent: float
+    memory_used: int
+    memory_limit: int
+
+
+def image_tag(name: str) -> str:
+    """Return the tag of the kernel image ``name``."""
+    return f"{IMAGE_REPO}:{name}"
+
+
+def container_name(name: str) -> str:
+    """Return the name of the container of kernel ``name``."""
+    return f"neuralis-kernel-{name}"
+
+
+def get_image(name: str) -> Image:
+    """Return the kernel image ``name``; raise ImageNotFound with what to do."""
+    import docker
+
+    with translated(f"look up the kernel image {name!r}"):
+        try:
+            return client().images.get(image_tag(name))
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(
+                f"No kernel image named {name!r}: build it with "
+                f"'neuralis kernels build --python 3.11 --name {name}'."
+            ) from None
+
+
+def failure(image: Image) -> str:
+    """Return why an image failed its smoke test, or '' for a usable image."""
+    labels = image.labels or {}
+    if labels.get("neuralis.status") == "failed":
+        return str(labels.get("neuralis.reason") or "it failed its smoke test")
+    return ""
+
+
+def find(name: str) -> Container | None:
+    """Return the container of kernel ``name``, or None."""
+    import docker
+
+    with translated(f"look up the container of {name!r}"):
+        try:
+            return client().containers.get(container_name(name))
+        except docker.errors.NotFound:
+            return None
+
+
+def run(
+    image: str,
+    *,
+    name: str,
+    settings: Settings,
+    role: Role = "kernel",
+    container: str | None = None,
+    mount: Path | None = None,
+    command: list[str] | None = None,
+) -> Container:
+    """Create and start a container from ``image`` with a fresh token, limits and labels."""
+    labels = {MANAGED: "1", "neuralis.name": name, "neuralis.role": role}
+    volumes = {str(mount): {"bind": WORKDIR, "mode": "rw"}} if mount else {}
+    with translated(f"start a container for {name!r}"):
+        return client().containers.run(
+            image,
+            command=command,
+            name=container,
+            detach=True,
+            environment={"KG_AUTH_TOKEN": secrets.token_urlsafe(24)},
+            # Loopback only, random host port: the gateway runs code for whoever can reach it.
+            ports={f"{PORT}/tcp": ("127.0.0.1", None)},
+            mem_limit=settings.kernel_memory,
+            nano_cpus=int(settings.kernel_cpus * 1e9),
+            pids_limit=settings.kernel_pids,
+            init=True,
+            privileged=False,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            labels=labels,
+            volumes=volumes,
+        )
+
+
+def endpoint(container: Container) -> Endpoint:
+    """Read the container's current host port and token (the port changes on each start)."""
+    with translated("inspect a kernel container"):
+        container.reload()
+    bindings = (container.ports or {}).get(f"{PORT}/tcp") or []
+    if not bindings:
+        raise DockerError(f"Container {container.name} publishes no port: remove it and retry.")
+    port = int(bindings[0]["HostPort"])
+    env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [] if "=" in e)
+    token = env.get("KG_AUTH_TOKEN", "")
+    return Endpoint(f"http://127.0.0.1:{port}", token, port, str(container.id))
+
+
+def wait_ready(container: Container, timeout: float = 60.0) -> Endpoint:
+    """Poll the gateway's ``/api`` (the healthcheck's probe) until it answers; fail if it exits."""
+    ep = endpoint(container)
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"token {ep.token}"}
+    next_inspect = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{ep.url}/api", headers=headers, timeout=1).status_code == 200:
+                return ep
+        if time.monotonic() >= next_inspect:
+            next_inspect = time.monotonic() + 0.5
+            with translated("inspect a kernel container"):
+                container.reload()
+            if container.status != "running":
+                raise KernelStartError(_exited(container))
+        time.sleep(0.05)
+    raise KernelStartError(
+        f"The gateway in {container.name} did not answer within {timeout:g} s.\n"
+        f"{tail_text(container)}"
+    )
+
+
+def _exited(container: Container) -> str:
+    code = container.attrs.get("State", {}).get("ExitCode")
+    return f"Container {container.name} exited (code {code}) before its gateway answered.\n" + (
+        tail_text(container)
+    )
+
+
+def tail_text(container: Container, lines: int = 8) -> str:
+    """Return the last lines of a container's log, for error messages."""
+    with contextlib.suppress(Exception):
+        raw: bytes = container.logs(tail=lines)
+        return "Last log lines:\n" + raw.decode("utf-8", "replace").rstrip()
+    return ""
+
+
+def ensure_running(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
+    """Start kernel ``name``'s container if needed (recreating it for a rebuilt image)."""
+    image = get_image(name)
+    reason = failure(image)
+    if reason:
+        raise ImageNotFound(f"Kernel image {name!r} failed its smoke test: {reason}")
+    container = find(name)
+    if container is not None and container.status != "running":
+        if container.image is None or container.image.id != image.id:
+            _remove(container)  # built again since: a stopped container runs the new image
+            container = None
+        else:
+            with translated(f"start the container of {name!r}"):
+                container.start()
+    if container is None:
+        mount = settings.notebook_dir.resolve()
+        container = run(
+            image_tag(name),
+            name=name,
+            settings=settings,
+            container=container_name(name),
+            mount=mount if mount.is_dir() else None,
+        )
+    return wait_ready(container, timeout)
+
+
+def is_running(name: str) -> bool:
+    """Tell whether kernel ``name``'s container is running (one inspect, a few ms)."""
+    container = find(name)
+    return container is not None and container.status == "running"
+
+
+def state(name: str) -> str:
+    """Describe the container's state in a phrase (for error messages)."""
+    container = find(name)
+    if container is None:
+        return "was removed"
+    st = container.attrs.get("State", {})
+    if container.status == "exited":
+        killed = " (killed)" if st.get("ExitCode") == 137 else ""
+        return f"exited with code {st.get('ExitCode')}{killed}"
+    return str(container.status)
+
+
+def stop(name: str, timeout: int = 10) -> bool:
+    """Stop kernel ``name``'s container; False if there is none."""
+    container = find(name)
+    if container is None:
+        return False
+    with translated(f"stop the container of {name!r}"):
+        container.stop(timeout=timeout)
+    return True
+
+
+def restart(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
+    """Restart (or start) kernel ``name``'s container; every kernel in it is lost."""
+    container = find(name)
+    if container is not None and container.status == "running":
+        with translated(f"restart the container of {name!r}"):
+            container.restart(timeout=10)
+        return wait_ready(container, timeout)
+    return ensure_running(name, settings, timeout)
+
+
+def remove(name: str, *, image: bool = True) -> bool:
+    """Remove kernel ``name``'s container and (by default) its image; False if nothing existed."""
+    import docker
+
+    container = find(name)
+    if container is not None:
+        _remove(container)
+    if not image:
+        return container is not None
+    with translated(f"remove the kernel image {name!r}"):
+        try:
+            client().images.remove(image_tag(name))
+        except docker.errors.ImageNotFound:
+            return container is not None
+    return True
+
+
+def _remove(container: Container) -> None:
+    import docker
+
+    with (
+        translated(f"remove container {container.name}"),
+        contextlib.suppress(docker.errors.NotFound),
+    ):
+        container.remove(force=True)
+
+
+def logs(name: str, tail: int = 100, follow: bool = False) -> Iterator[str]:
+    """Yield the container's log lines (the last ``tail``), following if asked."""
+    container = find(name)
+    if container is None:
+        raise DockerError(
+            f"Kernel {name!r} has no container: start it with 'neuralis kernels start {name}'."
+        )
+    with translated(f"read the logs of {name!r}"):
+        if not follow:
+            raw: bytes = container.logs(tail=tail)
+            yield from raw.decode("utf-8", "replace").splitlines()
+            return
+        pending = ""
+        for chunk in container.logs(tail=tail, stream=True, follow=True):
+            pending += chunk.decode("utf-8", "replace")
+            *done, pending = pending.split("\n")
+            yield from done
+        if pending:
+            yield pending
+
+
+def stats(name: str) -> Stats:
+    """Sample CPU % and memory; blocks about a second, so keep it off a page's critical path."""
+    container = find(name)
+    if container is None or container.status != "running":
+        raise DockerError(f"Kernel {name!r} is not running.")
+    with translated(f"read the stats of {name!r}"):
+        raw: dict[str, Any] = container.stats(stream=False)
+    return _stats(raw)
+
+
+def _stats(raw: dict[str, Any]) -> Stats:
+    cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(
+        "total_usage", 0
+    )
+    system = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    cpus = cpu.get("online_cpus") or len(cpu.get("cpu_usage", {}).get("percpu_usage") or [1])
+    percent = delta / system * cpus * 100.0 if system > 0 and delta > 0 else 0.0
+    mem = raw.get("memory_stats") or {}
+    # cgroup v2 reports page cache as inactive_file; Docker's CLI subtracts it too.
+    cache = (mem.get("stats") or {}).get("inactive_file", 0)
+    return Stats(
+        round(percent, 1), max(int(mem.get("usage", 0)) - int(cache), 0), int(mem.get("limit", 0))
+    )
+
+
+def list_kernels() -> list[KernelEntry]:
+    """List every kernel image with its container's state."""
+    with translated("list kernel images"):
+        images = client().images.list(filters={"label": f"{MANAGED}=1"})
+        containers = client().containers.list(
+            all=True, filters={"label": [f"{MANAGED}=1", "neuralis.role=kernel"]}
+        )
+    by_name = {c.name: c for c in containers}
+    entries = []
+    for image in images:
+        for tag in image.tags:
+            repo, _, name = tag.rpartition(":")
+            if repo == IMAGE_REPO:
+                entries.append(_entry(name, image, by_name.get(container_name(name))))
+    return sorted(entries, key=lambda e: e.name)
+
+
+def _entry(name: str, image: Image, container: Container | None) -> KernelEntry:
+    labels = image.labels or {}
+    reason = failure(image)
+    status, port, uptime = ("failed" if reason else "stopped"), None, None
+    if container is not None and not reason:
+        status = container.status
+        if status == "running":
+            bindings = (container.ports or {}).get(f"{PORT}/tcp") or []
+            port = int(bindings[0]["HostPort"]) if bindings else None
+            uptime = _uptime(container.attrs.get("State", {}).get("StartedAt", ""))
+    return KernelEntry(
+        name=name,
+        image=image_tag(name),
+        python=labels.get("neuralis.python", "?"),
+        packages=tuple(json.loads(labels.get("neuralis.packages", "[]"))),
+        status=status,
+        port=port,
+        uptime=uptime,
+        reason=reason,
+    )
+
+
+def _uptime(started: str) -> float | None:
+    """Seconds since Docker's ``StartedAt`` (RFC 3339 with nanoseconds)."""
+    if not started:
+        return None
+    head, _, frac = started.rstrip("Z").partition(".")
+    try:
+        when = datetime.fromisoformat(head).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    seconds = (datetime.now(UTC) - when).total_seconds() - float(f"0.{frac or 0}"[:8])
+    return max(seconds, 0.0)

@@ -1,0 +1,267 @@
+"""Render the Dockerfile (and its small build context) for a kernel image spec.
+
+The same text is used by the app, ``neuralis kernels script`` and
+``scripts/build_kernel_container.sh``, so an image built any of these ways is the same image.
+Layers run from the most shared (venv and gateway pins per Python) to the most specific (user
+packages, then labels), so specs on one Python share all but their last layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+from dataclasses import dataclass
+from importlib import resources
+
+from neuralis.config import Settings
+from neuralis.docker.spec import ImageSpec
+from neuralis.errors import InvalidInput
+
+VENV = "/opt/neuralis"
+WORKDIR = "/home/neuralis/work"
+PORT = 8888
+CA_FILE = "extra-ca.crt"
+KG_MODULE = "neuralis_kg.py"
+IDLE_CULL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Exact versions of the gateway and kernel packages for one Python (research §1.5)."""
+
+    kernel_gateway: str
+    packages: tuple[str, ...]
+
+    @property
+    def nodelay(self) -> bool:
+        """Tell whether this gateway can take the TCP_NODELAY connection class (KG 3.x)."""
+        return not self.kernel_gateway.startswith("2.")
+
+    def requirements(self) -> tuple[str, ...]:
+        """Return every pin as a requirement string."""
+        return (f"jupyter_kernel_gateway=={self.kernel_gateway}", *self.packages)
+
+
+_KG3_PACKAGES = (
+    "jupyter_server",
+    "jupyter_client",
+    "ipykernel",
+    "tornado",
+    "jupyter_core",
+    "traitlets",
+    "pyzmq",
+)
+
+
+def _kg3(*versions: str) -> Pins:
+    """Pin KG 3.0.1 with the versions of ``_KG3_PACKAGES``, in that order."""
+    names = _KG3_PACKAGES
+    return Pins("3.0.1", tuple(f"{n}=={v}" for n, v in zip(names, versions, strict=True)))
+
+
+# Resolved with `pip install --dry-run --python-version X.Y --only-binary=:all:` against PyPI
+# (tests/docker/test_pins.py re-checks 3.7 and 3.8, the versions without a base image here).
+PINS: dict[str, Pins] = {
+    # KG 3.x needs Python >= 3.8; 2.5.2 runs on the classic notebook server (< 7).
+    "3.7": Pins(
+        "2.5.2",
+        (
+            "notebook==6.5.7",
+            "jupyter_client==7.4.9",
+            "ipykernel==6.16.2",
+            "tornado==6.2",
+            "jupyter_core==4.12.0",
+            "traitlets==5.9.0",
+            "pyzmq==26.2.1",
+        ),
+    ),
+    # jupyter_server 2.15+ and ipykernel 6.30+ need 3.9; jupyter_client 8.7+ and ipykernel 7
+    # need 3.10; ipykernel 7.4 needs 3.11.
+    "3.8": _kg3("2.14.2", "8.6.3", "6.29.5", "6.4.2", "5.8.1", "5.14.3", "27.1.0"),
+    "3.9": _kg3("2.18.2", "8.6.3", "6.31.0", "6.5.10", "5.8.1", "5.15.1", "27.3.0"),
+    "3.10": _kg3("2.21.1", "8.10.0", "7.3.0", "6.5.10", "5.9.1", "5.16.1", "27.3.0"),
+    "3.11": _kg3("2.21.1", "8.10.0", "7.4.0", "6.6.1", "5.9.1", "5.16.1", "27.3.0"),
+    "3.12": _kg3("2.21.1", "8.10.0", "7.4.0", "6.6.1", "5.9.1", "5.16.1", "27.3.0"),
+    "3.13": _kg3("2.21.1", "8.10.0", "7.4.0", "6.6.1", "5.9.1", "5.16.1", "27.3.0"),
+}
+
+_HEALTH = (
+    "import os, urllib.request as u; "
+    "u.urlopen(u.Request('http://127.0.0.1:8888/api', headers={'Authorization': "
+    "'token ' + os.environ.get('KG_AUTH_TOKEN', '')}), timeout=2)"
+)
+_SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#\[\]@!()*+,;=%-]+$")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A Dockerfile, the files its COPY lines need, and the hash of both."""
+
+    dockerfile: str
+    files: dict[str, bytes]
+    spec_hash: str
+
+    def context(self) -> bytes:
+        """Return the build context as a reproducible tar (fixed mtimes keep the cache warm)."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, data in [("Dockerfile", self.dockerfile.encode()), *self.files.items()]:
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+
+def base_image(spec: ImageSpec, settings: Settings) -> str:
+    """Return the base image for ``spec`` from the ``NEURALIS_BASE_IMAGE`` template."""
+    image = settings.base_image.replace("{python}", spec.python)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", image):
+        raise InvalidInput(f"NEURALIS_BASE_IMAGE gives {image!r}, which is not an image name.")
+    return image
+
+
+def gateway_command(pins: Pins, *, nodelay: bool = True) -> list[str]:
+    """Return the gateway's command line; ``nodelay=False`` gives the stock path (benchmarks)."""
+    cmd = [
+        f"{VENV}/bin/jupyter",
+        "kernelgateway",
+        "--KernelGatewayApp.ip=0.0.0.0",
+        f"--KernelGatewayApp.port={PORT}",
+        "--KernelGatewayApp.port_retries=0",
+        f"--MappingKernelManager.cull_idle_timeout={IDLE_CULL_SECONDS}",
+        "--MappingKernelManager.cull_interval=300",
+    ]
+    if pins.nodelay:
+        # KG 2.5.2 (notebook 6) has no iopub rate limit and no connection class to swap.
+        cmd.append("--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e10")
+        if nodelay:
+            cmd.append(
+                "--KernelGatewayApp.kernel_websocket_connection_class=neuralis_kg.NoDelayConnection"
+            )
+    return cmd
+
+
+def render(spec: ImageSpec, settings: Settings) -> Rendered:
+    """Render the Dockerfile and build context for ``spec``."""
+    pins = PINS[spec.python]
+    files: dict[str, bytes] = {}
+    lines = [
+        f"# Neuralis kernel image {spec.name!r} (Python {spec.python}), rendered by Neuralis.",
+        f"FROM {base_image(spec, settings)}",
+        "ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
+        *_ca_lines(settings, files),
+        *_index_lines(settings),
+        *_venv_lines(pins),
+    ]
+    if pins.nodelay:
+        files[KG_MODULE] = (
+            resources.files("neuralis.docker").joinpath("files", KG_MODULE).read_bytes()
+        )
+        lines += [
+            f"COPY {KG_MODULE} {VENV}/{KG_MODULE}",
+            _exec_run(
+                f"{VENV}/bin/python",
+                "-c",
+                "import shutil, sysconfig; "
+                f"shutil.move('{VENV}/{KG_MODULE}', sysconfig.get_paths()['purelib'])",
+            ),
+        ]
+    lines += [
+        "RUN useradd --create-home --uid 1000 --shell /bin/bash neuralis"
+        f" && mkdir -p {WORKDIR} && chown neuralis:neuralis {WORKDIR}",
+    ]
+    if spec.packages:
+        # Constrained by the pins: a package that needs another tornado fails the build
+        # here, readably, instead of breaking the gateway at run time.
+        lines.append(
+            _exec_run(
+                f"{VENV}/bin/python", "-m", "pip", "install", "-c", f"{VENV}/pins.txt",
+                *spec.packages,
+            )
+        )  # fmt: skip
+    lines += _runtime_lines(pins)
+    body = "\n".join(lines) + "\n"
+    spec_hash = _hash(body, files)
+    return Rendered(body + _label_line(spec, pins, spec_hash), files, spec_hash)
+
+
+def _ca_lines(settings: Settings, files: dict[str, bytes]) -> list[str]:
+    if settings.extra_ca_certs is None:
+        return []
+    try:
+        files[CA_FILE] = settings.extra_ca_certs.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            f"NEURALIS_EXTRA_CA_CERTS names {settings.extra_ca_certs}, which cannot be read: {exc}"
+        ) from exc
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    target = f"/usr/local/share/ca-certificates/neuralis-{CA_FILE}"
+    return [
+        # Appending works whether or not the base has update-ca-certificates; pip and requests
+        # are pointed at the system bundle because they may carry their own (certifi).
+        f"COPY {CA_FILE} {target}",
+        f"RUN mkdir -p /etc/ssl/certs && cat {target} >> {bundle}",
+        f"ENV PIP_CERT={bundle} REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle}",
+    ]
+
+
+def _index_lines(settings: Settings) -> list[str]:
+    url = settings.pip_index_url
+    if not url:
+        return []
+    if not _SAFE_URL.match(url):
+        raise InvalidInput(f"NEURALIS_PIP_INDEX_URL {url!r} is not a plain http(s) URL.")
+    return [f"ENV PIP_INDEX_URL={json.dumps(url)}"]
+
+
+def _venv_lines(pins: Pins) -> list[str]:
+    constraints = "\\n".join(pins.requirements())
+    return [
+        f"RUN python3 -m venv {VENV}"
+        f" && printf '{constraints}\\n' > {VENV}/pins.txt"
+        f" && {VENV}/bin/python -m pip install -r {VENV}/pins.txt",
+    ]
+
+
+def _runtime_lines(pins: Pins) -> list[str]:
+    return [
+        f"ENV PATH={VENV}/bin:$PATH VIRTUAL_ENV={VENV} KG_LIST_KERNELS=True",
+        "USER neuralis",
+        f"WORKDIR {WORKDIR}",
+        f"EXPOSE {PORT}",
+        "HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 "
+        f"CMD {json.dumps([f'{VENV}/bin/python', '-c', _HEALTH])}",
+        f"CMD {json.dumps(gateway_command(pins))}",
+    ]
+
+
+def _label_line(spec: ImageSpec, pins: Pins, spec_hash: str) -> str:
+    labels = {
+        "neuralis.managed": "1",
+        "neuralis.name": spec.name,
+        "neuralis.python": spec.python,
+        "neuralis.packages": json.dumps(list(spec.packages)),
+        "neuralis.spec_hash": spec_hash,
+        "neuralis.kernel_gateway": pins.kernel_gateway,
+    }
+    # Packages cannot hold `$` or backslashes (spec.py), so JSON quoting is Dockerfile quoting.
+    return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in labels.items()) + "\n"
+
+
+def _packaged(name: str) -> bytes:
+    return resources.files("neuralis.docker").joinpath("files").joinpath(name).read_bytes()
+
+
+def _exec_run(*argv: str) -> str:
+    # Exec form: no shell ever sees these words, and RUN does no variable expansion.
+    return f"RUN {json.dumps(list(argv))}"
+
+
+def _hash(body: str, files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(body.encode())
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name])
+    return digest.hexdigest()[:16]

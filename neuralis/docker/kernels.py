@@ -1,0 +1,101 @@
+"""Spec ``docker:NAME``: the gateway client, pointed at kernel NAME's container.
+
+The container is started when needed and its endpoint re-read on every start (the host port
+changes). Liveness looks at the container first, so one killed from outside gives a clear
+KernelDied within a second or two instead of waiting out the WebSocket's reconnect budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuralis.config import Settings
+from neuralis.docker import containers
+from neuralis.errors import GatewayError, KernelDied
+from neuralis.kernels.base import ExecuteReply, Kernel, OnMessage, StdinHandler
+from neuralis.kernels.gateway import GatewayKernel
+
+RECONNECT_BUDGET = 2.0
+"""A container's gateway is on loopback: a socket cut this long means the container is gone."""
+
+
+class DockerKernel(GatewayKernel):
+    """A kernel on the gateway inside kernel NAME's container."""
+
+    def __init__(self, name: str, *, cwd: Path | None, settings: Settings) -> None:
+        super().__init__(
+            "http://127.0.0.1:0",  # replaced by the container's endpoint at start
+            None,
+            path=_relative_path(cwd, settings.notebook_dir),
+            spec=f"docker:{name}",
+            reconnect_budget=RECONNECT_BUDGET,
+        )
+        self.name = name
+        self._settings = settings
+
+    def _target(self, timeout: float) -> None:
+        """Start the container if needed and point the client at its current endpoint."""
+        ep = containers.ensure_running(self.name, self._settings, timeout)
+        self.url = ep.url
+        self._token = ep.token
+        self._http.headers["Authorization"] = f"token {ep.token}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the container if it is stopped, then a kernel on its gateway."""
+        self._target(timeout)
+        super().start(timeout)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Restart the kernel; a stopped or killed container is started again first."""
+        if self.kernel_id and not containers.is_running(self.name):
+            self._died = True  # the kernel went with its container: start a fresh one
+        self._target(timeout)
+        super().restart(timeout)
+
+    def execute(
+        self,
+        code: str,
+        on_message: OnMessage,
+        *,
+        stdin: StdinHandler | None = None,
+        timeout: float | None = None,
+        stop_on_error: bool = True,
+    ) -> ExecuteReply:
+        """Run ``code``; if the container went away, say so plainly."""
+        try:
+            return super().execute(
+                code, on_message, stdin=stdin, timeout=timeout, stop_on_error=stop_on_error
+            )
+        except (KernelDied, GatewayError) as exc:
+            self._died = True
+            if not containers.is_running(self.name):
+                raise KernelDied(
+                    f"The container of kernel {self.name!r} {containers.state(self.name)}: "
+                    "restart the kernel to continue (its state is lost)."
+                ) from exc
+            if isinstance(exc, GatewayError):
+                raise KernelDied(
+                    f"Lost the kernel in container {self.name!r} (was it restarted?): "
+                    "restart the kernel to continue."
+                ) from exc
+            raise
+
+    def is_alive(self) -> bool:
+        """Check the container (cheap, local), then ask the gateway."""
+        return containers.is_running(self.name) and super().is_alive()
+
+
+def _relative_path(cwd: Path | None, root: Path) -> str | None:
+    """The notebook's folder inside the mount (``/home/neuralis/work``), if it is under it."""
+    if cwd is None:
+        return None
+    try:
+        rel = cwd.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    return rel.as_posix() if rel.parts else None
+
+
+def docker_kernel(name: str, *, cwd: Path | None, settings: Settings) -> Kernel:
+    """Return a (not yet started) kernel for ``docker:NAME``."""
+    return DockerKernel(name, cwd=cwd, settings=settings)
