@@ -1,0 +1,20 @@
+"""Neuralis: ``streamlit run app.py``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuralis.ui import sidebar
+
+st.set_page_config(page_title="Neuralis", page_icon="📓", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page(
+            "pages/notebook.py", title="Notebook", icon="📓", url_path="notebook", default=True
+        ),
+        st.Page("pages/kernels.py", title="Kernels", icon="🐳", url_path="kernels"),
+    ]
+)
+sidebar.render()
+page.run()

@@ -1,0 +1,116 @@
+"""Pure helpers for showing outputs: MIME priority, truncation, ANSI to HTML.
+
+The Streamlit side (``neuralis.ui.outputs``) maps each MIME type to one small function;
+what can be decided without Streamlit is decided here and tested on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MIME_PRIORITY: tuple[str, ...] = (
+    "application/vnd.plotly.v1+json",
+    "application/vnd.vegalite.v5+json",
+    "application/vnd.vegalite.v4+json",
+    "application/vnd.vegalite.v3+json",
+    "image/png",
+    "image/jpeg",
+    "image/svg+xml",
+    "text/html",
+    "text/markdown",
+    "text/latex",
+    "application/json",
+    "text/plain",
+)
+
+MAX_LINES = 400
+"""Text outputs longer than this show head and tail; the file keeps them whole."""
+MAX_CHARS = 200_000
+
+_SCRIPT = re.compile(r"<script\b|\bon[a-z]+\s*=|javascript:", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def as_text(value: Any) -> str:
+    """Join nbformat's list-of-lines form into one string."""
+    if isinstance(value, list):
+        return "".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def pick_mime(data: dict[str, Any], available: frozenset[str] | None = None) -> str | None:
+    """Return the richest MIME type of a bundle that can be shown (``available`` filters)."""
+    for mime in MIME_PRIORITY:
+        if mime in data and (available is None or mime in available):
+            return mime
+    return None
+
+
+@dataclass(frozen=True)
+class Clipped:
+    """A text cut to its head and tail."""
+
+    head: str
+    tail: str
+    hidden: int
+
+    @property
+    def note(self) -> str:
+        """Return the line shown between head and tail."""
+        return f"… {self.hidden} lines hidden …"
+
+
+def clip(text: str, max_lines: int = MAX_LINES, max_chars: int = MAX_CHARS) -> Clipped | None:
+    """Return head and tail of a text over the limits, or None when it fits."""
+    lines = text.splitlines(keepends=True)
+    if len(lines) <= max_lines and len(text) <= max_chars:
+        return None
+    keep = max(1, min(max_lines, len(lines)) // 2)
+    head, tail = lines[:keep], lines[-keep:] if len(lines) > keep else []
+    head_text = "".join(head)[: max_chars // 2]
+    tail_text = "".join(tail)[-(max_chars // 2) :]
+    hidden = max(0, len(lines) - len(head) - len(tail))
+    if hidden == 0:  # few but very long lines: count the characters dropped instead
+        hidden = text.count("\n", len(head_text), len(text) - len(tail_text))
+    return Clipped(head_text, tail_text, hidden)
+
+
+def has_ansi(text: str) -> bool:
+    """Tell whether a text carries ANSI escape codes."""
+    return bool(_ANSI.search(text))
+
+
+def ansi_to_html(text: str) -> str:
+    """Convert ANSI colours to inline-styled HTML in a ``<pre>`` (ansi2html)."""
+    from ansi2html import Ansi2HTMLConverter
+
+    body = Ansi2HTMLConverter(inline=True, scheme="xterm").convert(text, full=False)
+    return f'<pre class="neuralis-ansi">{body}</pre>'
+
+
+def plain_pre(text: str, css_class: str = "neuralis-ansi") -> str:
+    """Return text escaped in a ``<pre>``."""
+    return f'<pre class="{css_class}">{html.escape(text)}</pre>'
+
+
+def needs_scripts(markup: str) -> bool:
+    """Tell whether HTML only works with JavaScript (then it goes in an iframe)."""
+    return bool(_SCRIPT.search(markup))
+
+
+def latex_body(text: str) -> str:
+    """Strip the ``$$`` or ``$`` delimiters ``st.latex`` does not want."""
+    body = text.strip()
+    for delim in ("$$", "$"):
+        if body.startswith(delim) and body.endswith(delim) and len(body) > 2 * len(delim):
+            return body[len(delim) : -len(delim)].strip()
+    return body
+
+
+def traceback_text(output: dict[str, Any]) -> str:
+    """Return an error output's traceback as one text (with its ANSI codes)."""
+    lines = output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]
+    return "\n".join(str(line) for line in lines)

@@ -1,0 +1,95 @@
+"""Browser sessions attached to the broker, and culling of kernels nobody looks at.
+
+Each session holds one :class:`ClientHandle`. Releasing it (the tab closed) detaches the
+session; a notebook with no session attached, idle for ``idle_timeout`` seconds, has its
+kernel shut down. Attached notebooks are never culled: someone may come back to them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from neuralis.execution import Broker
+
+IDLE_TIMEOUT = 3600.0
+
+
+class Sessions:
+    """Process-wide registry of session handles over one broker."""
+
+    def __init__(self, broker: Broker, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        self.broker = broker
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._attached: dict[str, set[str]] = {}  # notebook -> session ids
+        self._detached_at: dict[str, float] = {}
+
+    def handle(self) -> ClientHandle:
+        """Return a new handle for a browser session."""
+        return ClientHandle(self, uuid.uuid4().hex)
+
+    def attach(self, session: str, notebook: str) -> None:
+        """Record that a session shows a notebook (and no other)."""
+        with self._lock:
+            for key in [k for k, ids in self._attached.items() if session in ids]:
+                if key != notebook:
+                    self._drop(session, key)
+            self._attached.setdefault(notebook, set()).add(session)
+            self._detached_at.pop(notebook, None)
+
+    def release(self, session: str) -> None:
+        """Detach a session from everything it showed."""
+        with self._lock:
+            for key in [k for k, ids in self._attached.items() if session in ids]:
+                self._drop(session, key)
+
+    def attached(self, notebook: str) -> int:
+        """Return how many sessions show a notebook."""
+        with self._lock:
+            return len(self._attached.get(notebook, ()))
+
+    def cull(self, now: float | None = None) -> list[str]:
+        """Shut down kernels of notebooks detached and idle too long; return them."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            stale = [k for k, t in self._detached_at.items() if now - t > self.idle_timeout]
+        culled = []
+        for key in stale:
+            if self.broker.busy(key):
+                continue  # a run someone started keeps going; it is culled once idle
+            self.broker.shutdown(key)
+            with self._lock:
+                self._detached_at.pop(key, None)
+            culled.append(key)
+        return culled
+
+    def _drop(self, session: str, notebook: str) -> None:
+        ids = self._attached.get(notebook, set())
+        ids.discard(session)
+        if not ids:
+            self._attached.pop(notebook, None)
+            self._detached_at[notebook] = time.monotonic()
+
+
+class ClientHandle:
+    """One browser session's pointer to the broker."""
+
+    def __init__(self, sessions: Sessions, session_id: str) -> None:
+        self.sessions = sessions
+        self.session_id = session_id
+
+    @property
+    def broker(self) -> Broker:
+        """Return the shared broker."""
+        return self.sessions.broker
+
+    def attach(self, notebook: str) -> None:
+        """Show a notebook in this session."""
+        self.sessions.attach(self.session_id, notebook)
+
+    def release(self) -> None:
+        """Detach this session and cull what nobody uses any more."""
+        self.sessions.release(self.session_id)
+        self.sessions.cull()

@@ -1,0 +1,1 @@
+"""The Streamlit side of Neuralis: the only package that imports streamlit."""

@@ -1,0 +1,189 @@
+"""One notebook cell, drawn in its own fragment; a running cell streams its outputs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuralis.document import Document
+from neuralis.execution import Broker, RunRecord
+from neuralis.notebook import cells
+from neuralis.ui import state
+from neuralis.ui.editor import code_editor
+from neuralis.ui.outputs import render_outputs
+from neuralis.ui.rerun import rerun_fragments
+
+SEEN = "neuralis_seen"
+"""Cell id -> the run record the cell last drew; the live poller compares against it."""
+EDITING = "neuralis_editing"
+SELECTED = "neuralis_selected"
+LIVE_KEY = "nb-live"
+STATUS_KEYS = ("kernel-status", "kernel-bar")
+_STATUS_ICON = {"queued": "⏳", "running": "⚙️", "done": "✅", "error": "❌", "interrupted": "⏹"}
+
+
+def cell_key(cell_id: str) -> str:
+    """Return the fragment key of a cell (``st.rerun`` targets it)."""
+    return f"cell-{cell_id}"
+
+
+def draw_cell(cell_id: str) -> None:
+    """Draw one cell in its own fragment."""
+    st.fragment(_cell, key=cell_key(cell_id))(cell_id)
+
+
+def _cell(cell_id: str) -> None:
+    doc = state.current()
+    if doc is None:
+        return
+    try:
+        index = cells.index_of(doc.nb, cell_id)
+    except KeyError:
+        return  # deleted in this session; the next full run drops the fragment
+    broker = state.broker()
+    rec = broker.record(doc.key, cell_id)
+    if rec is not None and doc.merge(rec):
+        doc.save()
+    cell = doc.nb.cells[index]
+    with st.container(border=True, key=f"box-{cell_id}"):
+        action = _header(doc, cell_id, cell.cell_type, rec)
+        if cell.cell_type == "code":
+            _code_body(doc, cell_id, cell.source, rec)
+        else:
+            _markdown_body(doc, cell_id, cell.source)
+    st.session_state.setdefault(SEEN, {})[cell_id] = rec
+    if action:
+        _act(doc, broker, cell_id, action)
+
+
+def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> str | None:
+    """Draw the cell's button row; return the clicked action."""
+    cols = st.columns([1.2, 4.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 1.6], vertical_alignment="center")
+    action = None
+    if kind == "code":
+        if cols[0].button("▶ Run", key=f"run-{cell_id}", help="Run this cell (Ctrl+Enter)"):
+            action = "run"
+        cols[1].caption(_status_line(doc, cell_id, rec))
+    else:
+        editing = cell_id in st.session_state.get(EDITING, set())
+        label = "Done" if editing else "Edit"
+        if cols[0].button(label, key=f"edit-{cell_id}"):
+            action = "edit"
+        cols[1].caption("Markdown")
+    buttons = [
+        ("▲", "up", "Move up"),
+        ("▼", "down", "Move down"),
+        ("+↑", "above", "Add a cell above"),
+        ("+↓", "below", "Add a cell below"),
+        ("⇄", "type", "Change to markdown" if kind == "code" else "Change to code"),
+        ("🗑", "delete", "Delete this cell"),
+    ]
+    for col, (label, name, tip) in zip(cols[2:8], buttons, strict=True):
+        if col.button(label, key=f"{name}-{cell_id}", help=tip):
+            action = name
+    if kind == "code":
+        with cols[8].popover("More", use_container_width=True):
+            if st.button("Run above", key=f"runabove-{cell_id}"):
+                action = "run_above"
+            if st.button("Run this and below", key=f"runbelow-{cell_id}"):
+                action = "run_below"
+    return action
+
+
+def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
+    cell = cells.cell_by_id(doc.nb, cell_id)
+    if rec is None or (rec.started_at is None and rec.status != "queued"):
+        count = cell.get("execution_count")
+        return f"In [{count if count is not None else ' '}]"
+    count = rec.execution_count if rec.execution_count is not None else "*"
+    line = f"In [{count}] {_STATUS_ICON.get(rec.status, '')} {rec.status}"
+    if rec.duration is not None:
+        line += f" · {rec.duration:.2f} s"
+    if rec.message:
+        line += f" · {rec.message}"
+    return line
+
+
+def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) -> None:
+    text = code_editor(f"ace-{cell_id}-{doc.generation}", source)
+    if cells.set_source(doc.nb, cell_id, text):
+        st.session_state[SELECTED] = cell_id
+        doc.save()
+    if rec is not None and (rec.started_at is not None or rec.status == "queued"):
+        render_outputs(rec.outputs.outputs)
+    else:
+        render_outputs(cells.cell_by_id(doc.nb, cell_id).outputs)
+    if rec is not None and rec.input_prompt is not None:
+        _input_box(doc, cell_id, rec)
+
+
+def _input_box(doc: Document, cell_id: str, rec: RunRecord) -> None:
+    prompt, password = rec.input_prompt or ("", False)
+    with st.form(key=f"stdin-{cell_id}-{rec.queued_at}", clear_on_submit=True):
+        text = st.text_input(prompt or "input()", type="password" if password else "default")
+        if st.form_submit_button("Send"):
+            state.broker().answer_input(doc.key, text)
+            st.rerun(scope="fragment")
+
+
+def _markdown_body(doc: Document, cell_id: str, source: str) -> None:
+    if cell_id in st.session_state.get(EDITING, set()):
+        text = code_editor(f"md-{cell_id}-{doc.generation}", source, language="markdown")
+        if cells.set_source(doc.nb, cell_id, text):
+            doc.save()
+    elif source.strip():
+        st.markdown(source)
+    else:
+        st.caption("Empty markdown cell: click Edit to write.")
+
+
+def _act(doc: Document, broker: Broker, cell_id: str, action: str) -> None:
+    """Do what a cell button asked; structural changes rerun the whole page."""
+    st.session_state[SELECTED] = cell_id
+    if action == "run":
+        run_cells(doc, [cell_id])
+        rerun_fragments([cell_key(cell_id), LIVE_KEY])
+    if action == "edit":
+        editing: set[str] = st.session_state.setdefault(EDITING, set())
+        editing.symmetric_difference_update({cell_id})
+        st.rerun(scope="fragment")
+    if action in ("run_above", "run_below"):
+        index = cells.index_of(doc.nb, cell_id)
+        run_range(doc, 0, index) if action == "run_above" else run_range(doc, index, None)
+        st.rerun()
+    _restructure(doc, cell_id, action)
+    doc.save()
+    st.rerun()
+
+
+def _restructure(doc: Document, cell_id: str, action: str) -> None:
+    nb = doc.nb
+    if action in ("up", "down"):
+        cells.move_cell(nb, cell_id, -1 if action == "up" else 1)
+    elif action in ("above", "below"):
+        st.session_state[SELECTED] = cells.insert_near(nb, cell_id, action)  # type: ignore[arg-type]
+    elif action == "type":
+        kind = cells.cell_by_id(nb, cell_id).cell_type
+        cells.change_type(nb, cell_id, "markdown" if kind == "code" else "code")
+        if kind == "code":
+            st.session_state.setdefault(EDITING, set()).add(cell_id)
+    elif action == "delete":
+        cells.delete_cell(nb, cell_id)
+
+
+def run_cells(doc: Document, cell_ids: list[str]) -> None:
+    """Queue cells (by id) on the notebook's kernel, with the text their editors hold."""
+    todo = [(cid, cells.cell_by_id(doc.nb, cid).source) for cid in cell_ids]
+    _queue(doc, [(cid, src) for cid, src in todo if src.strip()])
+
+
+def run_range(doc: Document, start: int, stop: int | None) -> None:
+    """Queue the code cells of ``cells[start:stop]``."""
+    _queue(doc, cells.code_cells(doc.nb, start, stop))
+
+
+def _queue(doc: Document, todo: list[tuple[str, str]]) -> None:
+    broker = state.broker()
+    if broker.spec(doc.key) is None:
+        broker.attach(doc.key, doc.kernel, doc.path.parent)
+    allowed = cells.tagged(doc.nb, "raises-exception")
+    broker.run_many(doc.key, todo, allow_errors=allowed)

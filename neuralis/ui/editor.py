@@ -1,0 +1,78 @@
+"""The code editor (streamlit-ace) and the page's keyboard shortcut and styles."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_ace import st_ace
+
+# streamlit-ace sends its text only on Apply/Ctrl+Enter unless auto_update is on; with it
+# on, every pause of 200 ms sends the text, so the Run button never runs stale code. In
+# that mode its own Ctrl+Enter inserts a newline, so the script below takes the key first
+# (a capture listener on the editor's frame), waits for the debounced text and clicks the
+# cell's Run button.
+_SHORTCUTS = """
+<script>
+(function () {
+  const top = window;
+  if (top.__neuralisShortcuts) { return; }
+  top.__neuralisShortcuts = true;
+  function hook(frame) {
+    let win;
+    try { win = frame.contentWindow; if (!win || win.__neuralisHooked) { return; } }
+    catch (e) { return; }
+    win.__neuralisHooked = true;
+    win.addEventListener("keydown", function (e) {
+      if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        const box = frame.closest('[class*="st-key-box-"]');
+        const run = box && box.querySelector('[class*="st-key-run-"] button');
+        if (run) { setTimeout(function () { run.click(); }, 400); }
+      }
+    }, true);
+  }
+  setInterval(function () {
+    document.querySelectorAll('iframe[title*="streamlit_ace"]').forEach(hook);
+  }, 300);
+})();
+</script>
+"""
+
+_STYLES = """
+<style>
+pre.neuralis-ansi, pre.neuralis-stderr {
+  font-family: "Source Code Pro", monospace; font-size: 0.85rem; white-space: pre-wrap;
+  padding: 0.5rem 0.75rem; border-radius: 0.4rem; margin: 0; background: #f8f8fa;
+}
+pre.neuralis-stderr { background: #fdecec; }
+</style>
+"""
+
+
+def install_page_helpers() -> None:
+    """Add the Ctrl+Enter shortcut and the output styles to the page (once per run)."""
+    st.html(_STYLES)
+    st.html(_SHORTCUTS, unsafe_allow_javascript=True)
+
+
+def code_editor(key: str, source: str, *, language: str = "python") -> str:
+    """Show an editor whose height follows its text; return the text it holds.
+
+    The editor gets ``source`` only when it is created: later arguments must not change,
+    or the component would reset its text to them and drop what the user typed since.
+    """
+    initial: dict[str, str] = st.session_state.setdefault("neuralis_editor_init", {})
+    first = initial.setdefault(key, source)
+    value = st_ace(
+        value=first,
+        language=language,
+        theme="chrome",
+        keybinding="vscode",
+        min_lines=max(2, first.count("\n") + 1),
+        font_size=14,
+        tab_size=4,
+        show_gutter=True,
+        auto_update=True,
+        key=key,
+    )
+    return value if isinstance(value, str) else source

@@ -1,0 +1,113 @@
+"""The file browser: open, new, rename, upload, save and download notebooks."""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+import streamlit as st
+
+from neuralis.document import Document
+from neuralis.errors import NeuralisError
+from neuralis.ui import state
+from neuralis.workspace import Workspace, export_python
+
+
+def draw_files(ws: Workspace, doc: Document | None) -> None:
+    """Draw the file browser in an expander (open when no notebook is)."""
+    with st.expander("📁 Notebooks", expanded=doc is None):
+        browse, manage = st.columns([3, 2])
+        with browse:
+            _listing(ws, doc)
+        with manage:
+            _new(ws)
+            _upload(ws)
+
+
+def _listing(ws: Workspace, doc: Document | None) -> None:
+    entries = ws.list()
+    st.caption(f"{len(entries)} notebooks in `{ws.root}`")
+    for entry in entries:
+        current = doc is not None and entry.name == doc.name
+        label = f"{'▸ ' if current else ''}{entry.name}"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
+        if st.button(label, key=f"open-{entry.name}", help=f"Modified {when}", type="tertiary"):
+            state.open_document(entry.name)
+            st.rerun()
+
+
+def _new(ws: Workspace) -> None:
+    with st.form("new-notebook", clear_on_submit=True, border=False):
+        name = st.text_input("New notebook", placeholder="analysis.ipynb")
+        if st.form_submit_button("Create"):
+            try:
+                created = ws.create(name)
+            except NeuralisError as exc:
+                st.error(str(exc))
+                return
+            state.open_document(created)
+            st.rerun()
+
+
+def _upload(ws: Workspace) -> None:
+    with st.form("upload-notebook", clear_on_submit=True, border=False):
+        upload = st.file_uploader("Upload a notebook", type=["ipynb"])
+        if st.form_submit_button("Upload") and upload is not None:
+            try:
+                stored = ws.upload(upload.name, upload.getvalue())
+            except NeuralisError as exc:
+                st.error(f"Upload refused: {exc}")
+                return
+            state.open_document(stored)
+            st.rerun()
+
+
+def draw_document_actions(ws: Workspace, doc: Document) -> None:
+    """Draw save, rename and the downloads of the open notebook."""
+    save, ipynb, py, rename = st.columns([1, 1.3, 1.3, 3], vertical_alignment="bottom")
+    if save.button("💾 Save", key="save") and doc.save():
+        st.toast(f"Saved {doc.name}")
+    ipynb.download_button(
+        "⬇ .ipynb",
+        data=nbformat.writes(doc.nb).encode("utf-8"),
+        file_name=doc.name,
+        mime="application/x-ipynb+json",
+        key="download-ipynb",
+    )
+    py.download_button(
+        "⬇ .py",
+        data=export_python(doc.nb).encode("utf-8"),
+        file_name=doc.name.removesuffix(".ipynb") + ".py",
+        mime="text/x-python",
+        key="download-py",
+    )
+    with rename.popover("Rename"):
+        _rename(ws, doc)
+
+
+def _rename(ws: Workspace, doc: Document) -> None:
+    with st.form("rename-notebook", border=False):
+        new = st.text_input("New name", value=doc.name)
+        if st.form_submit_button("Rename"):
+            try:
+                renamed = ws.rename(doc.name, new)
+            except NeuralisError as exc:
+                st.error(str(exc))
+                return
+            state.broker().shutdown(doc.key)  # the kernel belonged to the old path
+            state.open_document(renamed)
+            st.rerun()
+
+
+def draw_conflict(doc: Document) -> None:
+    """Warn when the file changed on disk, with the ways out."""
+    if not doc.conflict:
+        return
+    st.warning(f"{doc.conflict} Your changes are kept here and not written.")
+    reload, overwrite, _ = st.columns([1, 1, 3])
+    if reload.button("Reload from disk", key="conflict-reload"):
+        doc.reload()
+        st.rerun()
+    if overwrite.button("Overwrite the file", key="conflict-overwrite"):
+        doc.save(force=True)
+        st.rerun()

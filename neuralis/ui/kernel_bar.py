@@ -1,0 +1,127 @@
+"""The kernel picker and status, shared by the notebook page and the sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuralis.document import Document
+from neuralis.errors import NeuralisError
+from neuralis.kernels import parse_spec
+from neuralis.ui import state
+
+GATEWAY_OTHER = "Gateway URL…"
+_BADGE = {
+    "none": ":gray-badge[not started]",
+    "starting": ":orange-badge[starting]",
+    "idle": ":green-badge[idle]",
+    "busy": ":blue-badge[busy]",
+    "dead": ":red-badge[dead]",
+}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _local_specs() -> list[str]:
+    from neuralis.kernels.local import kernelspec_names
+
+    return ["local"] + [f"local:{n}" for n in kernelspec_names() if n != "python3"]
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def docker_specs() -> list[str]:
+    """List the built Docker kernels (none when Docker or its support is missing)."""
+    try:
+        from neuralis.docker import availability, containers
+
+        availability.check()
+        return [f"docker:{k.name}" for k in containers.list_kernels()]
+    except (ImportError, NeuralisError):
+        return []
+
+
+def kernel_options(current: str) -> list[str]:
+    """Return what the picker offers: local kernelspecs, Docker kernels, gateways."""
+    from neuralis.config import Settings
+
+    options = _local_specs() + docker_specs()
+    gateway = Settings.from_env().gateway_url
+    if gateway:
+        options.append(f"gateway:{gateway.rstrip('/')}")
+    if current not in options:
+        options.append(current)
+    return [*options, GATEWAY_OTHER]
+
+
+def status_badge(doc: Document) -> str:
+    """Return the kernel's status as a coloured badge."""
+    return _BADGE[state.broker().kernel_status(doc.key)]
+
+
+def draw_sidebar_status() -> None:
+    """Draw the notebook's kernel and status in the sidebar (rerun by the live poller)."""
+    st.fragment(_sidebar_status, key="kernel-status")()
+
+
+def _sidebar_status() -> None:
+    doc = state.current()
+    if doc is None:
+        st.caption("No notebook open.")
+        return
+    st.markdown(f"**{doc.name}**")
+    st.markdown(f"Kernel `{doc.kernel}` {status_badge(doc)}")
+
+
+def draw_kernel_bar() -> None:
+    """Draw the picker, the status and the dead-kernel banner."""
+    st.fragment(_kernel_bar, key="kernel-bar")()
+
+
+def _kernel_bar() -> None:
+    doc = state.current()
+    if doc is None:
+        return
+    broker = state.broker()
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    options = kernel_options(doc.kernel)
+    choice = left.selectbox(
+        "Kernel", options, index=options.index(doc.kernel), key=f"kernel-pick-{doc.name}"
+    )
+    right.markdown(f"Status {status_badge(doc)}")
+    if choice == GATEWAY_OTHER:
+        _gateway_form(doc)
+    elif choice != doc.kernel:
+        choose_kernel(doc, choice)
+        st.rerun()
+    if broker.kernel_status(doc.key) == "dead":
+        st.error(f"The kernel died: {broker.kernel_error(doc.key) or 'no reason given'}")
+        if st.button("Restart kernel", key="restart-dead", type="primary"):
+            restart(doc)
+            st.rerun()
+
+
+def _gateway_form(doc: Document) -> None:
+    with st.form("gateway-form"):
+        url = st.text_input("Kernel Gateway URL", placeholder="http://host:8888")
+        if st.form_submit_button("Use this gateway"):
+            try:
+                spec = str(parse_spec(f"gateway:{url.strip()}"))
+            except NeuralisError as exc:
+                st.error(str(exc))
+                return
+            choose_kernel(doc, spec)
+            st.session_state.pop(f"kernel-pick-{doc.name}", None)
+            st.rerun()
+
+
+def choose_kernel(doc: Document, spec: str) -> None:
+    """Switch the notebook's kernel and remember the choice in the file."""
+    doc.set_kernel(spec)
+    state.broker().attach(doc.key, spec, doc.path.parent)
+
+
+def restart(doc: Document) -> None:
+    """Restart the notebook's kernel, reporting a failure instead of raising it."""
+    try:
+        with st.spinner("Restarting the kernel…"):
+            state.broker().restart(doc.key)
+    except NeuralisError as exc:
+        state.notice("error", f"Restart failed: {exc}")

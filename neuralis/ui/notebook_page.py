@@ -1,0 +1,77 @@
+"""The Notebook page: files, kernel, toolbar and cells."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuralis.document import Document
+from neuralis.notebook import cells as ops
+from neuralis.ui import state
+from neuralis.ui.cells import SELECTED, draw_cell, run_range
+from neuralis.ui.editor import install_page_helpers
+from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
+from neuralis.ui.kernel_bar import draw_kernel_bar, restart
+from neuralis.ui.live import draw_live
+
+
+def render() -> None:
+    """Draw the whole page."""
+    install_page_helpers()
+    ws = state.workspace()
+    doc = state.document()
+    _show_notice()
+    draw_files(ws, doc)
+    if doc is None:
+        st.info("Open a notebook above, or create one.")
+        return
+    doc.merge_all(state.broker().records(doc.key))
+    st.subheader(doc.name.removesuffix(".ipynb"))
+    draw_conflict(doc)
+    draw_document_actions(ws, doc)
+    draw_kernel_bar()
+    _toolbar(doc)
+    for cell in list(doc.nb.cells):
+        draw_cell(str(cell["id"]))
+    if st.button("＋ Add cell", key="add-cell-end"):
+        st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))
+        doc.save()
+        st.rerun()
+    draw_live()
+
+
+def _show_notice() -> None:
+    notice = state.pop_notice()
+    if notice is not None:
+        kind, text = notice
+        (st.error if kind == "error" else st.info)(text)
+
+
+def _selected_index(doc: Document) -> int:
+    selected = st.session_state.get(SELECTED)
+    try:
+        return ops.index_of(doc.nb, selected) if selected else 0
+    except KeyError:
+        return 0
+
+
+def _toolbar(doc: Document) -> None:
+    broker = state.broker()
+    cols = st.columns(7)
+    if cols[0].button("Run all", key="run-all", type="primary"):
+        run_range(doc, 0, None)
+    if cols[1].button("Run above", key="tb-run-above", help="Cells above the selected one"):
+        run_range(doc, 0, _selected_index(doc))
+    if cols[2].button("Run below", key="tb-run-below", help="The selected cell and below"):
+        run_range(doc, _selected_index(doc), None)
+    if cols[3].button("⏹ Interrupt", key="interrupt"):
+        broker.interrupt(doc.key)
+    if cols[4].button("↻ Restart", key="restart", help="Restart the kernel"):
+        restart(doc)
+    if cols[5].button("Restart & run all", key="restart-run-all"):
+        restart(doc)
+        run_range(doc, 0, None)
+    if cols[6].button("Clear outputs", key="clear-outputs"):
+        broker.clear(doc.key)
+        ops.clear_outputs(doc.nb)
+        doc.merged.clear()
+        doc.save()

@@ -1,0 +1,16 @@
+"""The sidebar every page shares: the open notebook's kernel and its status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from neuralis.ui import state
+from neuralis.ui.kernel_bar import draw_sidebar_status
+
+
+def render() -> None:
+    """Draw the sidebar."""
+    state.document()  # opens ?file= before the page runs, so the sidebar knows it
+    with st.sidebar:
+        st.caption("Kernel")
+        draw_sidebar_status()

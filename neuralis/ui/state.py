@@ -1,0 +1,100 @@
+"""Process-wide and per-session objects, and the notebook the session has open."""
+
+from __future__ import annotations
+
+import atexit
+
+import streamlit as st
+
+from neuralis.config import Settings
+from neuralis.document import Document
+from neuralis.errors import NeuralisError
+from neuralis.execution import Broker
+from neuralis.sessions import ClientHandle, Sessions
+from neuralis.workspace import Workspace
+
+DOC = "neuralis_doc"
+NOTICE = "neuralis_notice"
+
+
+@st.cache_resource(show_spinner=False)
+def sessions() -> Sessions:
+    """Return the process-wide broker, wrapped in the session registry."""
+    broker = Broker(Settings.from_env())
+    atexit.register(broker.shutdown_all)  # no kernel outlives the server
+    return Sessions(broker)
+
+
+def _release(handle: ClientHandle) -> None:
+    handle.release()
+
+
+@st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def handle() -> ClientHandle:
+    """Return this browser session's handle on the broker."""
+    return sessions().handle()
+
+
+def broker() -> Broker:
+    """Return the process-wide broker."""
+    return sessions().broker
+
+
+def workspace() -> Workspace:
+    """Return the notebook folder, created with a welcome notebook on first start."""
+    ws = Workspace(Settings.from_env().notebook_dir)
+    ws.ensure()
+    return ws
+
+
+def notice(kind: str, text: str) -> None:
+    """Keep a message to show at the top of the next run (after a rerun)."""
+    st.session_state[NOTICE] = (kind, text)
+
+
+def pop_notice() -> tuple[str, str] | None:
+    """Return and forget the pending message."""
+    value: tuple[str, str] | None = st.session_state.pop(NOTICE, None)
+    return value
+
+
+def current() -> Document | None:
+    """Return the open document without touching the URL (for fragments)."""
+    doc: Document | None = st.session_state.get(DOC)
+    return doc
+
+
+def document() -> Document | None:
+    """Return the notebook named by ``?file=``, opening it when it changed."""
+    name = st.query_params.get("file")
+    doc = current()
+    if name and (doc is None or doc.name != name):
+        doc = open_document(name)
+    elif doc is not None and not name:
+        st.query_params["file"] = doc.name
+    if doc is not None:
+        handle().attach(doc.key)
+        if broker().spec(doc.key) is None:
+            broker().attach(doc.key, doc.kernel, doc.path.parent)
+    return doc
+
+
+def open_document(name: str) -> Document | None:
+    """Open a notebook of the workspace in this session; report why when it cannot."""
+    try:
+        doc = Document.open(workspace(), name)
+    except NeuralisError as exc:
+        st.session_state.pop(DOC, None)
+        st.query_params.pop("file", None)
+        notice("error", str(exc))
+        return None
+    st.session_state[DOC] = doc
+    st.query_params["file"] = doc.name
+    broker().attach(doc.key, doc.kernel, doc.path.parent)
+    return doc
+
+
+def close_document() -> None:
+    """Forget the open notebook."""
+    st.session_state.pop(DOC, None)
+    st.query_params.pop("file", None)

@@ -1,0 +1,5 @@
+"""Kernels page: thin; the logic lives in neuralis.ui.kernels_page."""
+
+from neuralis.ui import kernels_page
+
+kernels_page.render()
