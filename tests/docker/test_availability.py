@@ -1,0 +1,87 @@
+"""The availability check tells apart: unreachable, permission denied, too old."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from neuralis.docker import availability
+from neuralis.errors import DockerError, DockerUnavailable
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients() -> Iterator[None]:
+    availability.forget()
+    yield
+    availability.forget()
+
+
+def test_unreachable_daemon_names_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(
+        DockerUnavailable, match=re.escape("not reachable at unix:///nonexistent/docker.sock")
+    ):
+        availability.check()
+    with pytest.raises(DockerUnavailable, match="start Docker"):
+        availability.client()
+
+
+def test_permission_denied_is_told_apart() -> None:
+    # Root ignores socket permissions, so the cause chain requests builds is reproduced here.
+    inner = PermissionError(13, "Permission denied")
+    outer = ConnectionError("Connection aborted.", inner)
+    try:
+        raise RuntimeError("Error while fetching server API version") from outer
+    except RuntimeError as exc:
+        err = availability.unavailable(exc, "unix:///var/run/docker.sock")
+    assert "Permission denied on the Docker socket unix:///var/run/docker.sock" in str(err)
+    assert "'docker' group" in str(err)
+
+
+class _OldEngine(BaseHTTPRequestHandler):
+    """Answers /version like Docker 17.06 (API 1.30)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"Version": "17.06.0-ce", "ApiVersion": "1.30", "MinAPIVersion": "1.12"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_too_old_engine_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _OldEngine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{server.server_port}")
+        with pytest.raises(DockerUnavailable, match=r"too old \(version 17.06.0-ce, API 1.30\)"):
+            availability.check()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_docker_errors_are_translated(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+
+    with (
+        pytest.raises(DockerError, match="Docker could not do a thing: boom"),
+        availability.translated("do a thing"),
+    ):
+        raise docker.errors.APIError("500 Server Error", explanation="boom")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with (
+        pytest.raises(DockerUnavailable, match="not reachable"),
+        availability.translated("do a thing"),
+    ):
+        raise docker.errors.DockerException("Error while fetching server API version")
