@@ -1,0 +1,196 @@
+"""On a real engine: build 3.9, 3.11 and 3.13 kernels, run notebooks, restart, kill, clean up."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+import nbformat
+import pytest
+
+from neuralis.config import Settings
+from neuralis.docker import containers
+from neuralis.docker.build import build
+from neuralis.docker.spec import make_spec
+from neuralis.errors import BuildFailed, ImageNotFound, KernelDied
+from neuralis.kernels import connect
+from neuralis.messages import Msg
+from neuralis.runner import run_notebook
+from tests.docker.conftest import PREFIX, Built
+
+pytestmark = pytest.mark.docker
+
+KERNELS = [("3.9", ()), ("3.11", ("six==1.16.0",)), ("3.13", ())]
+
+
+def _notebook(packages: tuple[str, ...]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cells = [
+        "import os, platform\nprint(platform.python_version())",
+        "print(os.getcwd())",
+        "open('written.txt', 'w').write('from the kernel')",
+        "x = 6 * 7\nx",
+    ]
+    if packages:
+        cells.append("import six\nprint(six.__version__)")
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nb
+
+
+@pytest.mark.parametrize(("python", "packages"), KERNELS, ids=[p for p, _ in KERNELS])
+def test_build_and_run_a_notebook(
+    python: str,
+    packages: tuple[str, ...],
+    built_kernel: Callable[..., Built],
+    settings: Settings,
+) -> None:
+    built = built_kernel(python, packages)
+    steps = [e for e in built.events if e.kind == "step"]
+    assert steps and steps[0].step == 1 and steps[-1].step == steps[-1].total
+    assert any(e.kind == "smoke" for e in built.events) and built.events[-1].kind == "done"
+    folder = settings.notebook_dir / "project"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    nb = _notebook(packages)
+    result = run_notebook(nb, spec=f"docker:{built.name}", cwd=folder, settings=settings)
+    assert result.failure is None and result.executed == len(nb.cells)
+    version = nb.cells[0].outputs[0]["text"].strip()
+    assert version.startswith(python + "."), version
+    assert nb.cells[1].outputs[0]["text"].strip() == "/home/neuralis/work/project"
+    assert (folder / "written.txt").read_text() == "from the kernel"
+    assert nb.cells[3].outputs[0]["data"]["text/plain"] == "42"
+    if packages:
+        assert nb.cells[4].outputs[0]["text"].strip() == "1.16.0"
+    entry = next(e for e in containers.list_kernels() if e.name == built.name)
+    assert (entry.python, entry.packages, entry.status) == (python, packages, "running")
+    assert entry.port and entry.uptime is not None
+
+
+def test_unchanged_spec_rebuilds_from_cache(built_kernel: Callable[..., Built]) -> None:
+    built = built_kernel("3.11", ("six==1.16.0",))
+    start = time.monotonic()
+    events = list(build(make_spec("3.11", ["six==1.16.0"], name=built.name), Settings.from_env()))
+    assert time.monotonic() - start <= 3.0
+    assert events[-1].kind == "done" and not any(e.kind == "smoke" for e in events)
+
+
+def _kernel_info_python(kernel: object) -> str:
+    return kernel.info().language_version  # type: ignore[attr-defined,no-any-return]
+
+
+def test_container_restart_changes_port_and_kernel_runs_again(
+    built_kernel: Callable[..., Built], settings: Settings
+) -> None:
+    name = built_kernel("3.13").name
+    kernel = connect(f"docker:{name}", cwd=settings.notebook_dir, settings=settings)
+    kernel.start()
+    try:
+        assert _kernel_info_python(kernel).startswith("3.13")
+        before = containers.endpoint(containers.find(name)).port  # type: ignore[arg-type]
+        after = containers.restart(name, settings).port
+        assert after != before
+        with pytest.raises(KernelDied):
+            kernel.execute("1", lambda m: None, timeout=30)
+        kernel.restart()
+        out: list[Msg] = []
+        assert kernel.execute("print(40 + 2)", out.append, timeout=30).status == "ok"
+        assert out[-1]["content"]["text"] == "42\n"
+    finally:
+        kernel.shutdown()
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_container_killed_from_outside(
+    busy: bool, built_kernel: Callable[..., Built], settings: Settings
+) -> None:
+    name = built_kernel("3.9").name
+    kernel = connect(f"docker:{name}", cwd=None, settings=settings)
+    kernel.start()
+    try:
+        code = "import time; time.sleep(60)" if busy else "1 + 1"
+        if busy:
+            killer = subprocess.Popen(
+                ["sh", "-c", f"sleep 1; docker kill {containers.container_name(name)}"]
+            )
+        else:
+            subprocess.run(["docker", "kill", containers.container_name(name)], check=True)
+        start = time.monotonic()
+        with pytest.raises(KernelDied, match="exited with code 137 \\(killed\\): restart"):
+            kernel.execute(code, lambda m: None, timeout=60)
+        assert time.monotonic() - start < 6
+        assert not kernel.is_alive()
+        if busy:
+            killer.wait(10)
+        kernel.restart()
+        out: list[Msg] = []
+        assert kernel.execute("print('back')", out.append, timeout=30).status == "ok"
+        assert out[-1]["content"]["text"] == "back\n"
+    finally:
+        kernel.shutdown()
+
+
+def test_lifecycle_logs_stats_stop_start(
+    built_kernel: Callable[..., Built], settings: Settings
+) -> None:
+    name = built_kernel("3.11", ("six==1.16.0",)).name
+    ep = containers.ensure_running(name, settings)
+    assert ep.url.startswith("http://127.0.0.1:") and len(ep.token) >= 24
+    stats = containers.stats(name)
+    assert 0 < stats.memory_used < stats.memory_limit
+    assert any("Jupyter Kernel Gateway" in line for line in containers.logs(name, tail=200))
+    container = containers.find(name)
+    assert container is not None
+    host = container.attrs["HostConfig"]
+    assert host["Init"] is True and host["Privileged"] is False
+    assert host["PidsLimit"] == settings.kernel_pids and host["Memory"] > 0
+    assert not any("docker.sock" in m.get("Source", "") for m in container.attrs["Mounts"])
+    assert containers.stop(name)
+    assert next(e for e in containers.list_kernels() if e.name == name).status == "exited"
+    start = time.monotonic()
+    again = containers.ensure_running(name, settings)
+    assert time.monotonic() - start <= 3.0
+    assert again.token == ep.token  # kept in the container, so a restarted app reconnects
+
+
+def test_failed_build_names_the_step(docker_engine: None) -> None:
+    spec = make_spec("3.11", ["neuralis-no-such-package-zz==1.0"], name=f"{PREFIX}-bad")
+    with pytest.raises(BuildFailed) as info:
+        list(build(spec, Settings.from_env()))
+    text = str(info.value)
+    assert "failed at step 7/14" in text and "neuralis-no-such-package-zz" in text
+    assert "Last build log lines:" in text
+    with pytest.raises(ImageNotFound):
+        containers.get_image(spec.name)
+
+
+def test_image_failing_its_smoke_test_is_not_offered(
+    built_kernel: Callable[..., Built], settings: Settings
+) -> None:
+    from neuralis.docker.build import _mark_failed
+
+    good = containers.get_image(built_kernel("3.13").name)
+    name = f"{PREFIX}-broken"
+    _mark_failed(name, str(good.id), "the packages do not import: ImportError: nope")
+    entry = next(e for e in containers.list_kernels() if e.name == name)
+    assert entry.status == "failed" and "nope" in entry.reason
+    with pytest.raises(ImageNotFound, match="failed its smoke test: the packages do not import"):
+        connect(f"docker:{name}", settings=settings).start()
+    assert containers.remove(name)
+
+
+def test_remove_takes_container_and_image(
+    built_kernel: Callable[..., Built], settings: Settings
+) -> None:
+    spec = make_spec("3.11", [], name=f"{PREFIX}-rm")
+    list(build(spec, Settings.from_env(), smoke=False))
+    containers.ensure_running(spec.name, settings)
+    assert containers.remove(spec.name)
+    assert containers.find(spec.name) is None
+    assert all(e.name != spec.name for e in containers.list_kernels())
+    assert not containers.remove(spec.name)
+
+
+def test_connect_to_missing_kernel_is_clear(docker_engine: None, settings: Settings) -> None:
+    with pytest.raises(ImageNotFound, match="neuralis kernels build"):
+        connect(f"docker:{PREFIX}-none", settings=settings).start()
