@@ -149,7 +149,7 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
     pins = PINS[spec.python]
     files: dict[str, bytes] = {}
     lines = [
-        f"# Neuralis kernel image {spec.name!r} (Python {spec.python}), rendered by Neuralis.",
+        f"# Neuralis kernel image (Python {spec.python}), rendered by Neuralis: do not edit.",
         f"FROM {base_image(spec, settings)}",
         "ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         *_ca_lines(settings, files),

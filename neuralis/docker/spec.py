@@ -146,7 +146,7 @@ def make_spec(
     texts = list(packages) + (read_requirements(requirements) if requirements else [])
     parsed = parse_packages(texts)
     return ImageSpec(
-        name=check_name(name) if name else default_name(version, parsed),
+        name=default_name(version, parsed) if name is None else check_name(name),
         python=version,
         packages=parsed,
     )
