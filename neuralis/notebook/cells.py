@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import nbformat
 from nbformat import NotebookNode
 
 CellType = Literal["code", "markdown"]
 
+# nbformat is untyped: give the three functions used here their types once.
+_new_code: Callable[[str], NotebookNode] = nbformat.v4.new_code_cell
+_new_markdown: Callable[[str], NotebookNode] = nbformat.v4.new_markdown_cell
+_from_dict: Callable[[Any], NotebookNode] = nbformat.from_dict
+
 
 def new_cell(kind: CellType = "code", source: str = "") -> NotebookNode:
     """Return a new cell with a fresh id."""
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    cell: NotebookNode = make(source)
+    cell = (_new_code if kind == "code" else _new_markdown)(source)
     cell["id"] = uuid.uuid4().hex[:8]
     return cell
 
@@ -30,7 +34,8 @@ def index_of(nb: NotebookNode, cell_id: str) -> int:
 
 def cell_by_id(nb: NotebookNode, cell_id: str) -> NotebookNode:
     """Return the cell with that id."""
-    return nb.cells[index_of(nb, cell_id)]
+    cell: NotebookNode = nb.cells[index_of(nb, cell_id)]
+    return cell
 
 
 def insert_cell(nb: NotebookNode, index: int, kind: CellType = "code", source: str = "") -> str:
@@ -95,7 +100,7 @@ def set_outputs(
     cell = cell_by_id(nb, cell_id)
     if cell.cell_type != "code":
         return
-    cell.outputs = [nbformat.from_dict(dict(o)) for o in outputs]
+    cell.outputs = [_from_dict(dict(o)) for o in outputs]
     cell.execution_count = execution_count
 
 

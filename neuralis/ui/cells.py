@@ -42,7 +42,7 @@ def _cell(cell_id: str) -> None:
     broker = state.broker()
     rec = broker.record(doc.key, cell_id)
     if rec is not None and doc.merge(rec):
-        doc.save()
+        save(doc)
     cell = doc.nb.cells[index]
     with st.container(border=True, key=f"box-{cell_id}"):
         action = _header(doc, cell_id, cell.cell_type, rec)
@@ -107,7 +107,7 @@ def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) 
     text = code_editor(f"ace-{cell_id}-{doc.generation}", source)
     if cells.set_source(doc.nb, cell_id, text):
         st.session_state[SELECTED] = cell_id
-        doc.save()
+        save(doc)
     if rec is not None and (rec.started_at is not None or rec.status == "queued"):
         render_outputs(rec.outputs.outputs)
     else:
@@ -118,8 +118,12 @@ def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) 
 
 def _input_box(doc: Document, cell_id: str, rec: RunRecord) -> None:
     prompt, password = rec.input_prompt or ("", False)
-    with st.form(key=f"stdin-{cell_id}-{rec.queued_at}", clear_on_submit=True):
-        text = st.text_input(prompt or "input()", type="password" if password else "default")
+    with st.form(key=f"stdin-{cell_id}", clear_on_submit=True):
+        text = st.text_input(
+            prompt or "input()",
+            type="password" if password else "default",
+            key=f"stdin-text-{cell_id}",
+        )
         if st.form_submit_button("Send"):
             state.broker().answer_input(doc.key, text)
             st.rerun(scope="fragment")
@@ -129,7 +133,7 @@ def _markdown_body(doc: Document, cell_id: str, source: str) -> None:
     if cell_id in st.session_state.get(EDITING, set()):
         text = code_editor(f"md-{cell_id}-{doc.generation}", source, language="markdown")
         if cells.set_source(doc.nb, cell_id, text):
-            doc.save()
+            save(doc)
     elif source.strip():
         st.markdown(source)
     else:
@@ -168,6 +172,13 @@ def _restructure(doc: Document, cell_id: str, action: str) -> None:
             st.session_state.setdefault(EDITING, set()).add(cell_id)
     elif action == "delete":
         cells.delete_cell(nb, cell_id)
+
+
+def save(doc: Document) -> None:
+    """Save after an edit or a run; a new conflict reruns the page to show its banner."""
+    known = doc.conflict
+    if not doc.save() and doc.conflict and not known:
+        st.rerun()
 
 
 def run_cells(doc: Document, cell_ids: list[str]) -> None:

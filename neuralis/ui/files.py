@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import nbformat
 import streamlit as st
+from nbformat import NotebookNode
 
 from neuralis.document import Document
 from neuralis.errors import NeuralisError
@@ -69,7 +71,7 @@ def draw_document_actions(ws: Workspace, doc: Document) -> None:
         st.toast(f"Saved {doc.name}")
     ipynb.download_button(
         "⬇ .ipynb",
-        data=nbformat.writes(doc.nb).encode("utf-8"),
+        data=notebook_bytes(doc),
         file_name=doc.name,
         mime="application/x-ipynb+json",
         key="download-ipynb",
@@ -83,6 +85,12 @@ def draw_document_actions(ws: Workspace, doc: Document) -> None:
     )
     with rename.popover("Rename"):
         _rename(ws, doc)
+
+
+def notebook_bytes(doc: Document) -> bytes:
+    """Return the open notebook as the bytes of an ``.ipynb`` file."""
+    writes: Callable[[NotebookNode], str] = nbformat.writes  # nbformat is untyped
+    return writes(doc.nb).encode("utf-8")
 
 
 def _rename(ws: Workspace, doc: Document) -> None:

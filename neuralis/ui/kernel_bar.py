@@ -100,7 +100,7 @@ def _kernel_bar() -> None:
 
 def _gateway_form(doc: Document) -> None:
     with st.form("gateway-form"):
-        url = st.text_input("Kernel Gateway URL", placeholder="http://host:8888")
+        url = st.text_input("Kernel Gateway URL", placeholder="http://host:8888", key="gateway-url")
         if st.form_submit_button("Use this gateway"):
             try:
                 spec = str(parse_spec(f"gateway:{url.strip()}"))

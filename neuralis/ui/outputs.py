@@ -6,7 +6,7 @@ import base64
 import importlib.util
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 from nbformat import NotebookNode
@@ -142,15 +142,16 @@ def _ansi(text: str) -> None:
 
 
 def _iframe(markup: str) -> None:
-    import streamlit.components.v1 as components
-
-    components.html(markup, height=IFRAME_HEIGHT, scrolling=True)
+    # A data: URL gives the frame an opaque origin: its scripts run but cannot reach the
+    # app (st.iframe given raw HTML would be same-origin, and notebooks come from anywhere).
+    url = "data:text/html;base64," + base64.b64encode(markup.encode("utf-8")).decode("ascii")
+    st.iframe(url, height=IFRAME_HEIGHT)
 
 
 def _as_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _width(meta: dict[str, Any]) -> int | str:
+def _width(meta: dict[str, Any]) -> int | Literal["content"]:
     width = meta.get("width")
     return int(width) if isinstance(width, int | float) and width > 0 else "content"
