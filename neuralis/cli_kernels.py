@@ -1,0 +1,190 @@
+"""``neuralis kernels ...``: build, list, start, stop, restart, rm, logs, script.
+
+Handlers return exit codes (0 done, 2 bad input, 3 Docker or kernel trouble) and print
+expected failures as one or two plain lines on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+
+from neuralis.config import Settings
+from neuralis.errors import InvalidInput, NeuralisError
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFRA = 0, 2, 3
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Map Neuralis errors to exit codes and short messages."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except InvalidInput as exc:
+            _fail(exc)
+            return EXIT_BAD_INPUT
+        except NeuralisError as exc:
+            _fail(exc)
+            return EXIT_INFRA
+
+    return run
+
+
+def _fail(exc: Exception) -> None:
+    # Build logs were streamed already; a log tail in the message would only repeat them.
+    lines = [x for x in str(exc).splitlines() if x.strip()][:2]
+    if len(lines) == 2 and lines[1].startswith("Last "):
+        lines = lines[:1]
+    print("neuralis: " + "\n  ".join(lines or [exc.__class__.__name__]), file=sys.stderr)
+
+
+def add_kernels_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``kernels`` and its subcommands to the top-level ``neuralis`` parser."""
+    from neuralis.docker.script import add_spec_arguments
+
+    kernels = subparsers.add_parser("kernels", help="manage Docker kernels")
+    sub = kernels.add_subparsers(dest="kernels_command", required=True)
+    build = sub.add_parser("build", help="build a kernel image and smoke-test it")
+    add_spec_arguments(build)
+    build.add_argument("--quiet", action="store_true", help="print steps only, not the log")
+    build.set_defaults(handler=cmd_build)
+    sub.add_parser("list", help="list kernel images and containers").set_defaults(handler=cmd_list)
+    for name, handler, text in (
+        ("start", cmd_start, "start a kernel's container"),
+        ("stop", cmd_stop, "stop a kernel's container"),
+        ("restart", cmd_restart, "restart a kernel's container (its kernels are lost)"),
+        ("rm", cmd_rm, "remove a kernel's container and image"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("name")
+        p.set_defaults(handler=handler)
+    logs = sub.add_parser("logs", help="show a kernel container's log")
+    logs.add_argument("name")
+    logs.add_argument("--tail", type=int, default=100, metavar="N")
+    logs.add_argument("--follow", "-f", action="store_true")
+    logs.set_defaults(handler=cmd_logs)
+    script = sub.add_parser("script", help="print a bash script that builds and runs the image")
+    add_spec_arguments(script)
+    script.set_defaults(handler=cmd_script)
+
+
+def _name(text: str) -> str:
+    from neuralis.docker.spec import check_name
+
+    return check_name(text)
+
+
+@_guarded
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build, smoke-test and tag a kernel image, streaming its log."""
+    from neuralis.docker.build import build
+    from neuralis.docker.script import spec_from_args
+
+    spec = spec_from_args(args)  # refused here, before anything touches Docker
+    for event in build(spec, Settings.from_env()):
+        if event.kind == "step":
+            print(f"[{event.step}/{event.total}] {event.text}", flush=True)
+        elif event.kind == "log" and not args.quiet:
+            print(f"    {event.text}", flush=True)
+        elif event.kind == "smoke":
+            print(event.text, flush=True)
+    print(f"Built kernel {spec.name}: use it as docker:{spec.name}")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print every kernel image with its container's state."""
+    from neuralis.docker.containers import list_kernels
+
+    rows = [("NAME", "PYTHON", "STATUS", "PORT", "UPTIME", "PACKAGES")]
+    for e in list_kernels():
+        packages = ", ".join(e.packages) or "-"
+        status = f"failed: {e.reason}" if e.reason else e.status
+        port = str(e.port) if e.port else "-"
+        rows.append((e.name, e.python, status, port, _duration(e.uptime), packages))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5])
+    return EXIT_OK
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+@_guarded
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start a kernel's container and wait for its gateway."""
+    from neuralis.docker.containers import ensure_running
+
+    ep = ensure_running(_name(args.name), Settings.from_env())
+    print(f"Kernel {args.name} running: gateway at {ep.url}")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop a kernel's container."""
+    from neuralis.docker.containers import stop
+
+    if not stop(_name(args.name)):
+        print(f"Kernel {args.name} has no container; nothing to stop.")
+    else:
+        print(f"Stopped kernel {args.name}.")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_restart(args: argparse.Namespace) -> int:
+    """Restart a kernel's container; its port changes."""
+    from neuralis.docker.containers import restart
+
+    ep = restart(_name(args.name), Settings.from_env())
+    print(f"Restarted kernel {args.name}: gateway at {ep.url}")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_rm(args: argparse.Namespace) -> int:
+    """Remove a kernel's container and image."""
+    from neuralis.docker.containers import remove
+    from neuralis.errors import ImageNotFound
+
+    if not remove(_name(args.name)):
+        raise ImageNotFound(f"No kernel named {args.name!r}: see 'neuralis kernels list'.")
+    print(f"Removed kernel {args.name}.")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Print (or follow) a kernel container's log."""
+    from neuralis.docker.containers import logs
+
+    if args.tail < 0:
+        raise InvalidInput("--tail must be 0 or more lines.")
+    try:
+        for line in logs(_name(args.name), tail=args.tail, follow=args.follow):
+            print(line, flush=args.follow)
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how one stops following
+    return EXIT_OK
+
+
+@_guarded
+def cmd_script(args: argparse.Namespace) -> int:
+    """Print the standalone bash script for a spec."""
+    from neuralis.docker.script import render_script, spec_from_args
+
+    sys.stdout.write(render_script(spec_from_args(args), Settings.from_env()))
+    return EXIT_OK
