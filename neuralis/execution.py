@@ -9,6 +9,7 @@ one kernel is only ever driven by its own worker (a jupyter_client client is not
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -45,6 +46,8 @@ class RunRecord:
     input_prompt: tuple[str, bool] | None = None
     """An ``input()`` waiting for :meth:`Broker.answer_input`: (prompt, password)."""
     allow_error: bool = False
+    failure: NeuralisError | None = field(default=None, compare=False)
+    """The infrastructure error behind ``message`` (KernelDied, KernelTimeout, ...)."""
 
     @property
     def execution_count(self) -> int | None:
@@ -83,6 +86,7 @@ class _Notebook:
         self.last_activity = time.monotonic()
         self.timeout: float | None = None
         self.stop_on_error = True
+        self.allow_stdin = True
 
 
 class Broker:
@@ -107,13 +111,20 @@ class Broker:
 
     # --- kernels -----------------------------------------------------------------------
 
-    def attach(self, notebook: str, spec: str = "local", cwd: Path | None = None) -> None:
-        """Choose the kernel for a notebook; a different spec replaces the running kernel."""
+    def attach(
+        self, notebook: str, spec: str = "local", cwd: Path | None = None, *, stdin: bool = True
+    ) -> None:
+        """Choose the kernel for a notebook; a different spec replaces the running kernel.
+
+        With ``stdin=False`` (headless runs) ``input()`` in a cell raises instead of waiting.
+        """
         with self._lock:
             nb = self._notebooks.get(notebook)
             if nb is None:
-                self._notebooks[notebook] = _Notebook(notebook, spec, cwd)
+                nb = self._notebooks[notebook] = _Notebook(notebook, spec, cwd)
+                nb.allow_stdin = stdin
                 return
+            nb.allow_stdin = stdin
             if nb.spec != spec or nb.cwd != cwd:
                 self._stop_kernel(nb)
                 nb.spec, nb.cwd = spec, cwd
@@ -289,19 +300,24 @@ class Broker:
             nb.status = "idle"
             self._changed.notify_all()
 
-    def shutdown(self, notebook: str) -> None:
+    def shutdown(self, notebook: str, *, wait: bool = False) -> None:
         """Stop the notebook's kernel and forget its queue (records stay)."""
         with self._lock:
             nb = self._notebooks.get(notebook)
             if nb is None:
                 return
             self._drop_queue(nb, "The kernel was shut down before it ran.")
-            self._stop_kernel(nb)
+            kernel = nb.kernel if nb.running else None
+        if kernel is not None:
+            with contextlib.suppress(NeuralisError):
+                kernel.interrupt()  # let the worker return before the kernel goes
+        with self._lock:
+            self._stop_kernel(nb, wait=wait)
 
-    def shutdown_all(self) -> None:
+    def shutdown_all(self, *, wait: bool = False) -> None:
         """Stop every kernel the broker owns."""
         for key in self.notebooks():
-            self.shutdown(key)
+            self.shutdown(key, wait=wait)
 
     def cull_idle(self, max_idle: float) -> list[str]:
         """Shut down kernels idle for more than ``max_idle`` seconds; return their notebooks."""
@@ -337,13 +353,17 @@ class Broker:
                 )
         self._changed.notify_all()
 
-    def _stop_kernel(self, nb: _Notebook) -> None:
+    def _stop_kernel(self, nb: _Notebook, *, wait: bool = False) -> None:
         kernel, nb.kernel = nb.kernel, None
         nb.status = "none"
         nb.error = None
-        if kernel is not None:
-            threading.Thread(target=_quiet_shutdown, args=(kernel,), daemon=False).start()
         self._changed.notify_all()
+        if kernel is None:
+            return
+        if wait:
+            _quiet_shutdown(kernel)
+        else:  # not a daemon: the interpreter waits for it, so no kernel outlives the process
+            threading.Thread(target=_quiet_shutdown, args=(kernel,), daemon=False).start()
 
     def _wait_idle(self, notebook: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -426,7 +446,11 @@ class Broker:
             return self._ask(nb, rec.cell_id, prompt, password)
 
         reply = kernel.execute(
-            rec.code, on_message, stdin=on_input, timeout=nb.timeout, stop_on_error=False
+            rec.code,
+            on_message,
+            stdin=on_input if nb.allow_stdin else None,
+            timeout=nb.timeout,
+            stop_on_error=False,
         )
         with self._lock:
             current = nb.records[rec.cell_id]
@@ -476,7 +500,12 @@ class Broker:
         with self._lock:
             rec = nb.records[cell_id]
             nb.records[cell_id] = replace(
-                rec, status="error", message=str(exc), ended_at=time.time(), input_prompt=None
+                rec,
+                status="error",
+                message=str(exc),
+                failure=exc,
+                ended_at=time.time(),
+                input_prompt=None,
             )
             if isinstance(exc, KernelDied):
                 nb.status, nb.error = "dead", str(exc)

@@ -1,0 +1,100 @@
+"""The ``neuralis`` command line (also ``python -m neuralis``).
+
+Exit codes: 0 done; 1 a cell raised; 2 bad input; 3 infrastructure (kernel, gateway, Docker).
+Expected failures print one or two plain lines on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from neuralis.errors import InvalidInput, NeuralisError
+from neuralis.kernels import parse_spec
+from neuralis.notebook import read_notebook, write_notebook
+
+EXIT_OK, EXIT_CELL_ERROR, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Exit 2 with a short usage line, as the contract says for bad input."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"neuralis: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for every subcommand."""
+    parser = _Parser(prog="neuralis", description="Neuralis notebooks, headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="execute a notebook on a kernel")
+    run.add_argument("notebook", type=Path)
+    run.add_argument("--kernel", help="local, local:NAME, gateway:URL or docker:NAME")
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--output", type=Path, help="where to write (default NAME.out.ipynb)")
+    out.add_argument("--inplace", action="store_true", help="overwrite the input notebook")
+    run.add_argument("--timeout", type=float, help="seconds each cell may run")
+    run.add_argument("--allow-errors", action="store_true", help="run on when a cell raises")
+    run.set_defaults(handler=cmd_run)
+    try:
+        from neuralis.cli_kernels import add_kernels_parser
+    except ImportError:  # Docker kernels not installed in this checkout
+        pass
+    else:
+        add_kernels_parser(sub)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a notebook and write the executed copy."""
+    from neuralis.runner import run_notebook
+
+    path: Path = args.notebook
+    nb = read_notebook(path)
+    spec_text = args.kernel or nb.metadata.get("neuralis", {}).get("kernel") or "local"
+    spec = parse_spec(spec_text)
+    if args.timeout is not None and args.timeout <= 0:
+        raise InvalidInput("--timeout must be a positive number of seconds.")
+    target = path if args.inplace else args.output or path.with_suffix(".out.ipynb")
+    result = run_notebook(
+        nb,
+        spec=str(spec),
+        cwd=path.resolve().parent,
+        timeout=args.timeout,
+        allow_errors=args.allow_errors,
+    )
+    write_notebook(nb, target)
+    if result.failure is not None:
+        f = result.failure
+        print(f"Cell {f.index + 1} raised {f.ename}: {f.evalue}", file=sys.stderr)
+        print(f"Outputs so far written to {target}; use --allow-errors to run on.", file=sys.stderr)
+        return EXIT_CELL_ERROR
+    print(f"Ran {result.executed} cells on {spec}; wrote {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into SystemExit, so every ``finally`` runs and no kernel is left."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code: int = args.handler(args)
+        return code
+    except InvalidInput as exc:
+        print(f"neuralis: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except NeuralisError as exc:
+        print(f"neuralis: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        print("neuralis: interrupted", file=sys.stderr)
+        return 130
