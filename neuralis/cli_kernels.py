@@ -84,15 +84,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Build, smoke-test and tag a kernel image, streaming its log."""
     from neuralis.docker.build import build
     from neuralis.docker.script import spec_from_args
+    from neuralis.errors import BuildFailed
 
     spec = spec_from_args(args)  # refused here, before anything touches Docker
-    for event in build(spec, Settings.from_env()):
-        if event.kind == "step":
-            print(f"[{event.step}/{event.total}] {event.text}", flush=True)
-        elif event.kind == "log" and not args.quiet:
-            print(f"    {event.text}", flush=True)
-        elif event.kind == "smoke":
-            print(event.text, flush=True)
+    try:
+        for event in build(spec, Settings.from_env()):
+            if event.kind == "step":
+                print(f"[{event.step}/{event.total}] {event.text}", flush=True)
+            elif event.kind == "log" and not args.quiet:
+                print(f"    {event.text}", flush=True)
+            elif event.kind == "smoke":
+                print(event.text, flush=True)
+    except BuildFailed as exc:
+        if args.quiet:  # the log was not shown: its tail says why (pip's error, usually)
+            print("\n".join(str(exc).splitlines()[1:]), flush=True)
+        raise
     print(f"Built kernel {spec.name}: use it as docker:{spec.name}")
     return EXIT_OK
 

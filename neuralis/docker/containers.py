@@ -200,24 +200,33 @@ def ensure_running(name: str, settings: Settings, timeout: float = 60.0) -> Endp
     reason = failure(image)
     if reason:
         raise ImageNotFound(f"Kernel image {name!r} failed its smoke test: {reason}")
+    mount = settings.notebook_dir.resolve()
+    mount_or_none = mount if mount.is_dir() else None
     container = find(name)
     if container is not None and container.status != "running":
-        if container.image is None or container.image.id != image.id:
-            _remove(container)  # built again since: a stopped container runs the new image
+        if _stale(container, image, mount_or_none):
+            _remove(container)  # a stopped container is recreated for a new image or folder
             container = None
         else:
             with translated(f"start the container of {name!r}"):
                 container.start()
     if container is None:
-        mount = settings.notebook_dir.resolve()
         container = run(
             image_tag(name),
             name=name,
             settings=settings,
             container=container_name(name),
-            mount=mount if mount.is_dir() else None,
+            mount=mount_or_none,
         )
     return wait_ready(container, timeout)
+
+
+def _stale(container: Container, image: Image, mount: Path | None) -> bool:
+    """Tell whether a stopped container runs an older image or mounts another folder."""
+    if container.image is None or container.image.id != image.id:
+        return True
+    sources = [m.get("Source") for m in container.attrs.get("Mounts") or []]
+    return sources != ([str(mount)] if mount else [])
 
 
 def is_running(name: str) -> bool:

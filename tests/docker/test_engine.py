@@ -46,6 +46,7 @@ def test_build_and_run_a_notebook(
     settings: Settings,
 ) -> None:
     built = built_kernel(python, packages)
+    containers.remove(built.name, image=False)  # another test's container mounts its own folder
     steps = [e for e in built.events if e.kind == "step"]
     assert steps and steps[0].step == 1 and steps[-1].step == steps[-1].total
     assert any(e.kind == "smoke" for e in built.events) and built.events[-1].kind == "done"
