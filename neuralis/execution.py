@@ -87,6 +87,8 @@ class _Notebook:
         self.timeout: float | None = None
         self.stop_on_error = True
         self.allow_stdin = True
+        self.cancel = False
+        """Set by an interrupt that came while the kernel was still starting."""
 
 
 class Broker:
@@ -262,6 +264,7 @@ class Broker:
                 return
             self._drop_queue(nb, "Interrupted before it ran.")
             kernel = nb.kernel if nb.running else None
+            nb.cancel = nb.running is not None and nb.status == "starting"
             nb.answer = ""
             nb.answered.set()
         if kernel is not None:
@@ -399,6 +402,7 @@ class Broker:
             rec = replace(nb.records[cid], status="running", started_at=time.time())
             nb.records[cid] = rec
             nb.running = cid
+            nb.cancel = False
             nb.answered.clear()
             if nb.kernel is not None and nb.status != "dead":
                 nb.status = "busy"
@@ -411,6 +415,8 @@ class Broker:
             try:
                 if kernel is None:
                     kernel = self._start_for_run(nb)
+                if self._cancelled(nb, rec.cell_id):
+                    continue
                 self._execute(nb, rec, kernel)
             except NeuralisError as exc:
                 self._fail(nb, rec.cell_id, exc)
@@ -421,6 +427,17 @@ class Broker:
                     if nb.status == "busy":
                         nb.status = "idle"
                     self._changed.notify_all()
+
+    def _cancelled(self, nb: _Notebook, cell_id: str) -> bool:
+        with self._lock:
+            if not nb.cancel:
+                return False
+            rec = nb.records[cell_id]
+            nb.records[cell_id] = replace(
+                rec, status="interrupted", message="Interrupted while the kernel started.",
+                ended_at=time.time(),
+            )  # fmt: skip
+            return True
 
     def _start_for_run(self, nb: _Notebook) -> Kernel:
         with self._lock:

@@ -197,12 +197,18 @@ class _ZmqTransport:
         """Sign and send ``msg`` (the gateway JSON form) on ``channel``."""
         sock = self._sockets[channel]
         wire = {k: msg[k] for k in ("header", "parent_header", "metadata", "content")}
-        self._kc.session.send(sock, wire)
+        try:
+            self._kc.session.send(sock, wire)
+        except zmq.ZMQError as exc:
+            raise KernelDied("The kernel was shut down.") from exc
 
     def recv(self, timeout: float) -> Msg | None:
         """Return the next message from any channel, iopub first."""
         if not self._pending:
-            ready = dict(self._poller.poll(int(timeout * 1000)))
+            try:
+                ready = dict(self._poller.poll(int(timeout * 1000)))
+            except zmq.ZMQError as exc:  # sockets closed under us: the kernel was shut down
+                raise KernelDied("The kernel was shut down.") from exc
             for channel, sock in self._sockets.items():
                 if sock in ready:
                     self._drain(channel, sock)

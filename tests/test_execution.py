@@ -1,0 +1,132 @@
+"""The broker on a real local kernel: queues, records, interrupts, threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from neuralis.execution import Broker
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker()
+    b.attach("nb", "local", tmp_path)
+    yield b
+    b.shutdown_all(wait=True)
+
+
+def texts(b: Broker, cell: str) -> list[str]:
+    rec = b.record("nb", cell)
+    assert rec is not None
+    return [o.get("text") or o.get("ename") or "" for o in rec.outputs.outputs]
+
+
+def test_run_many_in_order_with_records(broker: Broker) -> None:
+    queued = broker.run_many("nb", [("a", "x = 1\nprint(x)"), ("b", "x + 1")])
+    assert [r.status for r in queued] == ["queued", "queued"]
+    a, b = broker.wait("nb", "a", 60), broker.wait("nb", "b", 60)
+    assert (a.status, a.execution_count, texts(broker, "a")) == ("done", 1, ["1\n"])
+    assert b.outputs.outputs[0].data["text/plain"] == "2"
+    assert a.started_at is not None and a.ended_at is not None and a.duration is not None
+    assert broker.kernel_status("nb") == "idle"
+
+
+def test_error_drops_the_rest_unless_allowed(broker: Broker) -> None:
+    broker.run_many("nb", [("a", "1/0"), ("b", "print('never')")])
+    assert broker.wait("nb", "a", 60).status == "error"
+    b = broker.wait("nb", "b", 60)
+    assert b.status == "interrupted" and b.started_at is None and "earlier cell" in (b.message or "")
+    broker.run_many("nb", [("c", "1/0"), ("d", "print('yes')")], allow_errors={"c"})
+    assert broker.wait("nb", "d", 60).status == "done"
+
+
+def test_interrupt_stops_running_and_drops_queued(broker: Broker) -> None:
+    broker.run_many("nb", [("s", "import time; time.sleep(60)"), ("q", "print(1)")])
+    while (rec := broker.record("nb", "s")) is not None and rec.status != "running":
+        time.sleep(0.05)
+    time.sleep(0.5)
+    start = time.monotonic()
+    broker.interrupt("nb")
+    assert broker.wait("nb", "s", 10).status == "interrupted"
+    assert time.monotonic() - start < 2
+    assert broker.wait("nb", "q", 1).status == "interrupted"
+
+
+def test_output_streams_into_the_record_while_running(broker: Broker) -> None:
+    broker.run("nb", "p", "import time\nfor i in range(5):\n    print(i, flush=True)\n    time.sleep(0.3)")
+    seen: set[str] = set()
+    while (rec := broker.record("nb", "p")) is not None and not rec.finished:
+        if rec.outputs.outputs:
+            seen.add(rec.outputs.outputs[0].text)
+        broker.wait_changed(0.1)
+    assert len(seen) >= 3  # partial outputs were visible before the end
+    assert texts(broker, "p") == ["0\n1\n2\n3\n4\n"]
+
+
+def test_input_waits_for_an_answer(broker: Broker) -> None:
+    broker.run("nb", "i", "v = input('age? ')\nprint(int(v) + 1)")
+    deadline = time.monotonic() + 30
+    while (rec := broker.record("nb", "i")) is not None and rec.input_prompt is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert rec is not None and rec.input_prompt == ("age? ", False)
+    broker.answer_input("nb", "41")
+    assert broker.wait("nb", "i", 30).status == "done"
+    assert texts(broker, "i") == ["42\n"]
+
+
+def test_display_update_reaches_another_cell(broker: Broker) -> None:
+    broker.run("nb", "a", "display('old', display_id='d')")
+    broker.wait("nb", "a", 60)
+    broker.run("nb", "b", "from IPython.display import update_display\nupdate_display('new', display_id='d')")
+    broker.wait("nb", "b", 60)
+    rec = broker.record("nb", "a")
+    assert rec is not None and rec.outputs.outputs[0].data["text/plain"] == "'new'"
+
+
+def test_dead_kernel_is_reported_and_restart_recovers(broker: Broker) -> None:
+    broker.run("nb", "k", "import os; os._exit(1)")
+    rec = broker.wait("nb", "k", 30)
+    assert rec.status == "error" and "died" in (rec.message or "")
+    assert broker.kernel_status("nb") == "dead"
+    broker.restart("nb")
+    assert broker.kernel_status("nb") == "idle"
+    broker.run("nb", "after", "40 + 2")
+    assert broker.wait("nb", "after", 30).status == "done"
+
+
+def test_many_threads_share_one_broker(tmp_path: Path) -> None:
+    b = Broker()
+    try:
+        for n in range(3):
+            b.attach(f"nb{n}", "local", tmp_path)
+
+        def client(n: int) -> None:
+            for i in range(5):
+                b.run(f"nb{n}", f"c{i}", f"print({n} * 100 + {i})")
+                b.wait(f"nb{n}", f"c{i}", 60)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for n in range(3):
+            for i in range(5):
+                rec = b.record(f"nb{n}", f"c{i}")
+                assert rec is not None and rec.outputs.outputs[0].text == f"{n * 100 + i}\n"
+    finally:
+        b.shutdown_all(wait=True)
+
+
+def test_cull_idle_shuts_down_quiet_kernels(broker: Broker) -> None:
+    broker.run("nb", "a", "1")
+    broker.wait("nb", "a", 60)
+    assert broker.cull_idle(3600) == []
+    assert broker.cull_idle(0) == ["nb"]
+    assert broker.kernel_status("nb") == "none"
