@@ -6,14 +6,20 @@ import streamlit as st
 
 from neuralis.ui import sidebar
 
-st.set_page_config(page_title="Neuralis", page_icon="📓", layout="wide")
+st.set_page_config(page_title="Neuralis", page_icon=":material/edit_note:", layout="wide")
 
 page = st.navigation(
     [
         st.Page(
-            "pages/notebook.py", title="Notebook", icon="📓", url_path="notebook", default=True
+            "pages/notebook.py",
+            title="Notebook",
+            icon=":material/edit_note:",
+            url_path="notebook",
+            default=True,
         ),
-        st.Page("pages/kernels.py", title="Kernels", icon="🐳", url_path="kernels"),
+        st.Page(
+            "pages/kernels.py", title="Kernels", icon=":material/deployed_code:", url_path="kernels"
+        ),
     ]
 )
 sidebar.render()

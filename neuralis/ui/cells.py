@@ -18,7 +18,13 @@ EDITING = "neuralis_editing"
 SELECTED = "neuralis_selected"
 LIVE_KEY = "nb-live"
 STATUS_KEYS = ("kernel-status", "kernel-bar")
-_STATUS_ICON = {"queued": "⏳", "running": "⚙️", "done": "✅", "error": "❌", "interrupted": "⏹"}
+_STATUS_ICON = {
+    "queued": ":material/schedule:",
+    "running": ":material/progress_activity:",
+    "done": ":material/check_circle:",
+    "error": ":material/error:",
+    "interrupted": ":material/stop_circle:",
+}
 
 
 def cell_key(cell_id: str) -> str:
@@ -60,7 +66,8 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> st
     cols = st.columns([1.2, 4.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 1.6], vertical_alignment="center")
     action = None
     if kind == "code":
-        if cols[0].button("▶ Run", key=f"run-{cell_id}", help="Run this cell (Ctrl+Enter)"):
+        run_help = "Run this cell (Ctrl+Enter)"
+        if cols[0].button("Run", icon=":material/play_arrow:", key=f"run-{cell_id}", help=run_help):
             action = "run"
         cols[1].caption(_status_line(doc, cell_id, rec))
     else:
@@ -70,12 +77,16 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> st
             action = "edit"
         cols[1].caption("Markdown")
     buttons = [
-        ("▲", "up", "Move up"),
-        ("▼", "down", "Move down"),
-        ("+↑", "above", "Add a cell above"),
-        ("+↓", "below", "Add a cell below"),
-        ("⇄", "type", "Change to markdown" if kind == "code" else "Change to code"),
-        ("🗑", "delete", "Delete this cell"),
+        (":material/arrow_upward:", "up", "Move up"),
+        (":material/arrow_downward:", "down", "Move down"),
+        (":material/vertical_align_top:", "above", "Add a cell above"),
+        (":material/vertical_align_bottom:", "below", "Add a cell below"),
+        (
+            ":material/swap_horiz:",
+            "type",
+            "Change to markdown" if kind == "code" else "Change to code",
+        ),
+        (":material/delete:", "delete", "Delete this cell"),
     ]
     for col, (label, name, tip) in zip(cols[2:8], buttons, strict=True):
         if col.button(label, key=f"{name}-{cell_id}", help=tip):

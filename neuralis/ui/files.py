@@ -17,7 +17,7 @@ from neuralis.workspace import Workspace, export_python
 
 def draw_files(ws: Workspace, doc: Document | None) -> None:
     """Draw the file browser in an expander (open when no notebook is)."""
-    with st.expander("📁 Notebooks", expanded=doc is None):
+    with st.expander("Notebooks", icon=":material/folder_open:", expanded=doc is None):
         browse, manage = st.columns([3, 2])
         with browse:
             _listing(ws, doc)
@@ -31,7 +31,7 @@ def _listing(ws: Workspace, doc: Document | None) -> None:
     st.caption(f"{len(entries)} notebooks in `{ws.root}`")
     for entry in entries:
         current = doc is not None and entry.name == doc.name
-        label = f"{'▸ ' if current else ''}{entry.name}"
+        label = f"**{entry.name}**" if current else entry.name
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
         if st.button(label, key=f"open-{entry.name}", help=f"Modified {when}", type="tertiary"):
             state.open_document(entry.name)
@@ -67,17 +67,19 @@ def _upload(ws: Workspace) -> None:
 def draw_document_actions(ws: Workspace, doc: Document) -> None:
     """Draw save, rename and the downloads of the open notebook."""
     save, ipynb, py, rename = st.columns([1, 1.3, 1.3, 3], vertical_alignment="bottom")
-    if save.button("💾 Save", key="save") and doc.save():
+    if save.button("Save", icon=":material/save:", key="save") and doc.save():
         st.toast(f"Saved {doc.name}")
     ipynb.download_button(
-        "⬇ .ipynb",
+        ".ipynb",
+        icon=":material/download:",
         data=notebook_bytes(doc),
         file_name=doc.name,
         mime="application/x-ipynb+json",
         key="download-ipynb",
     )
     py.download_button(
-        "⬇ .py",
+        ".py",
+        icon=":material/download:",
         data=export_python(doc.nb).encode("utf-8"),
         file_name=doc.name.removesuffix(".ipynb") + ".py",
         mime="text/x-python",

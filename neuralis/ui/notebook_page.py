@@ -32,7 +32,7 @@ def render() -> None:
     _toolbar(doc)
     for cell in list(doc.nb.cells):
         draw_cell(str(cell["id"]))
-    if st.button("＋ Add cell", key="add-cell-end"):
+    if st.button("Add cell", icon=":material/add:", key="add-cell-end"):
         st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))
         doc.save()
         st.rerun()
@@ -63,9 +63,9 @@ def _toolbar(doc: Document) -> None:
         run_range(doc, 0, _selected_index(doc))
     if cols[2].button("Run below", key="tb-run-below", help="The selected cell and below"):
         run_range(doc, _selected_index(doc), None)
-    if cols[3].button("⏹ Interrupt", key="interrupt"):
+    if cols[3].button("Interrupt", icon=":material/stop:", key="interrupt"):
         broker.interrupt(doc.key)
-    if cols[4].button("↻ Restart", key="restart", help="Restart the kernel"):
+    if cols[4].button("Restart", icon=":material/restart_alt:", key="restart"):
         restart(doc)
     if cols[5].button("Restart & run all", key="restart-run-all"):
         restart(doc)

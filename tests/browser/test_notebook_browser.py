@@ -1,0 +1,77 @@
+"""The Notebook page in Chromium against `streamlit run app.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Server
+from tests.ui.conftest import make_notebook, read
+
+pytestmark = pytest.mark.browser
+
+DEMO = [
+    "print('hello from the browser test')",
+    "import io\nfrom PIL import Image as Picture\nfrom IPython.display import Image\n"
+    "buf = io.BytesIO()\nPicture.new('RGB', (40, 20), 'teal').save(buf, 'PNG')\n"
+    "Image(buf.getvalue())",
+    "1 / 0",
+]
+
+
+def open_notebook(page: Any, server: Server, name: str) -> None:
+    """Open a notebook by URL and wait for its cells."""
+    page.goto(f"{server.url}/?file={name}")
+    wait_loaded(page)
+
+
+def wait_loaded(page: Any) -> None:
+    """Wait for the toolbar and the editors, with the Ctrl+Enter hook in them."""
+    page.get_by_role("button", name="Run all", exact=True).wait_for()
+    page.locator('iframe[title*="streamlit_ace"]').first.wait_for()
+    page.wait_for_function(HOOKED)
+
+
+HOOKED = """() => {
+  const frames = Array.from(document.querySelectorAll('iframe[title*="streamlit_ace"]'));
+  return frames.length > 0 && frames.every(f => {
+    const w = f.contentWindow;
+    return w && w.__neuralisHooked && w.document.querySelector("textarea.ace_text-input");
+  });
+}"""
+
+
+def expect_demo_outputs(page: Any) -> None:
+    """Wait for the text, the image and the coloured traceback of DEMO."""
+    page.get_by_text("hello from the browser test").first.wait_for()
+    page.locator('[data-testid="stImage"] img').first.wait_for()
+    colour = page.locator('pre.neuralis-ansi span[style*="color"]', has_text="ZeroDivisionError")
+    colour.first.wait_for()
+
+
+def test_run_all_then_reload(page: Any, server: Server) -> None:
+    make_notebook(server.notebook_dir, "demo.ipynb", DEMO)
+    open_notebook(page, server, "demo.ipynb")
+    page.get_by_role("button", name="Run all", exact=True).click()
+    expect_demo_outputs(page)
+    assert "\x1b[" not in page.content()
+    page.reload()
+    wait_loaded(page)
+    expect_demo_outputs(page)
+
+
+def test_ctrl_enter_runs_what_the_editor_shows(page: Any, server: Server) -> None:
+    make_notebook(server.notebook_dir, "typing.ipynb", ["print('stale text')"])
+    open_notebook(page, server, "typing.ipynb")
+    editor = page.frame_locator('iframe[title*="streamlit_ace"]').first
+    typing = editor.locator("textarea.ace_text-input").first
+    typing.focus()
+    typing.press("Control+a")
+    typing.press_sequentially("print('typed', 6 * 7)")
+    typing.press("Control+Enter")
+    page.get_by_text("typed 42").first.wait_for()
+    assert page.get_by_text("stale text", exact=True).count() == 0
+    saved = read(server.notebook_dir, "typing.ipynb").cells[0]
+    assert saved.source == "print('typed', 6 * 7)"
+    assert saved.outputs[0].text == "typed 42\n"
