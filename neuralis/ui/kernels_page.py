@@ -2,20 +2,208 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+
+from neuralis.builds import Builds, BuildState
+from neuralis.config import Settings
+from neuralis.errors import NeuralisError
+
+BUILD_NAME = "neuralis_build_name"
+
+
+@st.cache_resource(show_spinner=False)
+def builds() -> Builds:
+    """Return the process-wide build registry."""
+    return Builds()
 
 
 def render() -> None:
     """Draw the whole page."""
     st.title("Kernels")
+    if not _docker_banner():
+        return
+    settings = Settings.from_env()
+    _build_form(settings)
+    st.fragment(_build_progress)()
+    _kernel_table(settings)
+
+
+def _docker_banner() -> bool:
     try:
         from neuralis.docker import availability
     except ImportError:
         st.warning("Docker support is not installed; notebooks run on local kernels.")
-        return
+        return False
     try:
         info = availability.check()
-    except Exception as exc:
-        st.warning(f"{exc} The notebook page keeps working on local kernels.")
+    except NeuralisError as exc:
+        st.warning(f"{exc}\n\nThe notebook page keeps working on local kernels.")
+        return False
+    st.success(f"Docker {info.version} at `{info.host}` (API {info.api_version})")
+    return True
+
+
+def _build_form(settings: Settings) -> None:
+    from neuralis.docker.spec import PYTHON_VERSIONS
+
+    with st.container(border=True):
+        st.subheader("Build a kernel")
+        left, right = st.columns(2)
+        python = left.selectbox(
+            "Python", PYTHON_VERSIONS, index=PYTHON_VERSIONS.index("3.11"), key="build-python"
+        )
+        name = right.text_input("Name", placeholder="optional, e.g. analytics", key="build-name")
+        packages = st.text_area(
+            "Packages, one per line", placeholder="pandas>=2\nrequests", key="build-packages"
+        )
+        upload = st.file_uploader("…or a requirements.txt", type=["txt"], key="build-reqs")
+        spec = _spec(python, packages, upload, name)
+        go, script, _ = st.columns([1, 2, 3])
+        if go.button("Build", type="primary", key="build-start", disabled=spec is None):
+            assert spec is not None
+            builds().start(spec, settings)
+            st.session_state[BUILD_NAME] = spec.name
+        if spec is not None:
+            from neuralis.docker.script import render_script
+
+            script.download_button(
+                "Download build script",
+                data=render_script(spec, settings),
+                file_name=f"build-{spec.name}.sh",
+                mime="text/x-shellscript",
+                key="build-script",
+            )
+
+
+def _spec(python: str, packages: str, upload: Any, name: str) -> Any:
+    """Return the checked spec of the form, or None after showing why it is refused."""
+    from neuralis.docker.spec import make_spec
+
+    lines = [ln for ln in packages.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if upload is not None:
+        text = upload.getvalue().decode("utf-8", "replace")
+        lines += [ln.split(" #")[0].strip() for ln in text.splitlines()]
+        lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    try:
+        return make_spec(python, [ln.strip() for ln in lines], name=name.strip() or None)
+    except NeuralisError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _build_progress() -> None:
+    name = st.session_state.get(BUILD_NAME)
+    state = builds().get(name) if name else None
+    if state is None:
         return
-    st.success(f"Docker is available: {info}")
+    _show_build(state)
+    if state.status == "running":
+        st.fragment(_poll_build, run_every=1.0)()
+
+
+def _poll_build() -> None:
+    name = st.session_state.get(BUILD_NAME)
+    state = builds().get(name) if name else None
+    if state is None or state.status != "running":
+        st.rerun()  # the build ended: redraw the page with its verdict and the new kernel
+
+
+def _show_build(state: BuildState) -> None:
+    label = {"running": f"Building {state.name}…", "done": f"Built {state.name}"}
+    with st.status(
+        label.get(state.status, f"Build of {state.name} failed"),
+        state="running"
+        if state.status == "running"
+        else "complete"
+        if state.status == "done"
+        else "error",
+        expanded=state.status != "done",
+    ):
+        st.progress(state.progress, text=state.stage[:120])
+        st.code("\n".join(state.log[-200:]) or "…", language=None)
+        if state.verdict:
+            (st.success if state.status == "done" else st.error)(state.verdict)
+
+
+def _kernel_table(settings: Settings) -> None:
+    from neuralis.docker import containers
+
+    st.subheader("Kernel containers")
+    try:
+        entries = containers.list_kernels()
+    except NeuralisError as exc:
+        st.error(str(exc))
+        return
+    if not entries:
+        st.info("No kernel built yet: build one above.")
+        return
+    st.dataframe([_row(e) for e in entries], hide_index=True, width="stretch", key="kernel-table")
+    _actions(settings, [e.name for e in entries])
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _stats(name: str) -> tuple[str, str]:
+    from neuralis.docker import containers
+
+    try:
+        s = containers.stats(name)
+    except NeuralisError:
+        return "", ""
+    return (
+        f"{s.cpu_percent:.1f} %",
+        f"{s.memory_used / 2**20:.0f} / {s.memory_limit / 2**20:.0f} MB",
+    )
+
+
+def _row(entry: Any) -> dict[str, Any]:
+    running = entry.status == "running"
+    cpu, memory = _stats(entry.name) if running else ("", "")
+    return {
+        "name": entry.name,
+        "status": entry.status + (f" ({entry.reason})" if entry.reason else ""),
+        "python": entry.python,
+        "packages": ", ".join(entry.packages),
+        "port": str(entry.port or ""),
+        "uptime": _duration(entry.uptime) if running and entry.uptime else "",
+        "CPU": cpu,
+        "memory": memory,
+    }
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _actions(settings: Settings, names: list[str]) -> None:
+    from neuralis.docker import containers
+
+    name = st.selectbox("Kernel", names, key="kernel-chosen")
+    start, stop, restart, remove, _ = st.columns([1, 1, 1, 1, 2])
+    try:
+        if start.button("Start", key="k-start"):
+            with st.spinner(f"Starting {name}…"):
+                containers.ensure_running(name, settings)
+            st.rerun()
+        if stop.button("Stop", key="k-stop"):
+            containers.stop(name)
+            st.rerun()
+        if restart.button("Restart", key="k-restart"):
+            with st.spinner(f"Restarting {name}…"):
+                containers.restart(name, settings)
+            st.rerun()
+        with remove.popover("Remove"):
+            st.write(f"Remove **{name}**: its container and its image?")
+            if st.button("Yes, remove", type="primary", key="k-remove"):
+                containers.remove(name)
+                st.rerun()
+    except NeuralisError as exc:
+        st.error(str(exc))
+    with st.expander(f"Logs of {name}"):
+        try:
+            st.code("\n".join(containers.logs(name, tail=200)) or "(no output)", language=None)
+        except NeuralisError as exc:
+            st.caption(str(exc))
