@@ -7,6 +7,7 @@ Expected failures print one or two plain lines on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,8 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from neuralis.errors import InvalidInput, NeuralisError
-from neuralis.kernels import parse_spec
-from neuralis.notebook import read_notebook, write_notebook
+from neuralis.kernels import Kernel, connect, parse_spec
 
 EXIT_OK, EXIT_CELL_ERROR, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
 
@@ -51,21 +51,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a notebook and write the executed copy."""
-    from neuralis.runner import run_notebook
-
     path: Path = args.notebook
-    nb = read_notebook(path)
-    spec_text = args.kernel or nb.metadata.get("neuralis", {}).get("kernel") or "local"
-    spec = parse_spec(spec_text)
     if args.timeout is not None and args.timeout <= 0:
         raise InvalidInput("--timeout must be a positive number of seconds.")
+    spec = parse_spec(args.kernel or _spec_in(path) or "local")
+    kernel = connect(spec, cwd=path.resolve().parent)
+    if path.is_file():
+        kernel.launch()  # the kernel boots while nbformat (slow to import) loads here
+    try:
+        return _run(args, path, str(spec), kernel)
+    finally:
+        kernel.shutdown()
+
+
+def _spec_in(path: Path) -> str | None:
+    """Peek at ``metadata.neuralis.kernel`` cheaply; full validation comes later."""
+    try:
+        spec = json.loads(path.read_bytes())["metadata"]["neuralis"]["kernel"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return spec if isinstance(spec, str) else None
+
+
+def _run(args: argparse.Namespace, path: Path, spec: str, kernel: Kernel) -> int:
+    from neuralis.notebook import read_notebook, write_notebook
+    from neuralis.runner import run_notebook
+
+    nb = read_notebook(path)
     target = path if args.inplace else args.output or path.with_suffix(".out.ipynb")
     result = run_notebook(
-        nb,
-        spec=str(spec),
-        cwd=path.resolve().parent,
-        timeout=args.timeout,
-        allow_errors=args.allow_errors,
+        nb, timeout=args.timeout, allow_errors=args.allow_errors, kernel=kernel, spec=spec
     )
     write_notebook(nb, target)
     if result.failure is not None:

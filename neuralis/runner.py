@@ -9,6 +9,7 @@ from nbformat import NotebookNode
 
 from neuralis.config import Settings
 from neuralis.execution import Broker, RunRecord
+from neuralis.kernels import Kernel
 
 SKIP_TAG = "skip-execution"
 RAISES_TAG = "raises-exception"
@@ -45,13 +46,15 @@ def run_notebook(
     timeout: float | None = None,
     allow_errors: bool = False,
     settings: Settings | None = None,
+    kernel: Kernel | None = None,
 ) -> RunResult:
     """Execute ``nb`` in place on a fresh kernel that is shut down before returning.
 
     Raises KernelError (died, timed out, failed to start) or GatewayError/DockerError for
     infrastructure failures; a cell raising is reported in the result, not raised.
+    ``kernel``, when given (perhaps already launched), is used and shut down like our own.
     """
-    broker = Broker(settings)
+    broker = Broker(settings, kernel_factory=(lambda s, c: kernel) if kernel else None)
     key = f"run:{id(nb)}"
     broker.attach(key, spec, cwd, stdin=False)
     cells = [(i, c) for i, c in enumerate(nb.cells) if runnable(c)]

@@ -40,6 +40,9 @@ class DockerKernel(GatewayKernel):
         self._token = ep.token
         self._http.headers["Authorization"] = f"token {ep.token}"
 
+    def launch(self, timeout: float = 60.0) -> None:
+        """Do nothing: the endpoint is only known once the container runs (``start``)."""
+
     def start(self, timeout: float = 60.0) -> None:
         """Start the container if it is stopped, then a kernel on its gateway."""
         self._target(timeout)

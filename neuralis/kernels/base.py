@@ -58,8 +58,11 @@ class Kernel(Protocol):
 
     spec: str
 
+    def launch(self) -> None:
+        """Begin starting the kernel without waiting, so the caller can overlap other work."""
+
     def start(self, timeout: float = 60.0) -> None:
-        """Start or connect, and wait until the kernel answers ``kernel_info``."""
+        """Start or connect (unless launched), and wait until it answers ``kernel_info``."""
 
     def execute(
         self,

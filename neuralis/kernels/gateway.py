@@ -116,13 +116,19 @@ class GatewayKernel:
             )
         return resp.json() if resp.content else None
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Create a kernel on the gateway, open its channels and wait for ``kernel_info``."""
+    def launch(self, timeout: float = 60.0) -> None:
+        """Ask the gateway for a kernel without waiting for it to be ready."""
+        if self.kernel_id:
+            return
         body: dict[str, Any] = {"name": self._kernel_name}
         if self._path:
             body["path"] = self._path
         model = self._request("POST", "/api/kernels", timeout=timeout, json=body)
         self.kernel_id = str(model["id"])
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Create a kernel (unless launched), open its channels and wait for ``kernel_info``."""
+        self.launch(timeout)
         try:
             self._reopen(timeout)
         except Exception:

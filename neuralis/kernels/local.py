@@ -55,8 +55,10 @@ class LocalKernel:
         self._info: KernelInfo | None = None
         self._log: IO[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Launch the process and wait until it answers ``kernel_info``."""
+    def launch(self) -> None:
+        """Start the kernel process without waiting for it (``start`` then waits)."""
+        if self._km.has_kernel:
+            return
         self._log = tempfile.TemporaryFile(prefix="neuralis-kernel-")
         try:
             self._km.start_kernel(
@@ -71,6 +73,10 @@ class LocalKernel:
             ) from exc
         except (OSError, RuntimeError) as exc:
             raise KernelStartError(f"Could not start kernel {self._name!r}: {exc}") from exc
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Launch the process (unless launched) and wait until it answers ``kernel_info``."""
+        self.launch()
         kc = self._km.client()
         kc.start_channels()
         self._kc = kc
