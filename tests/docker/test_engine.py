@@ -135,6 +135,7 @@ def test_lifecycle_logs_stats_stop_start(
     built_kernel: Callable[..., Built], settings: Settings
 ) -> None:
     name = built_kernel("3.11", ("six==1.16.0",)).name
+    containers.remove(name, image=False)  # start from a container made with these settings
     ep = containers.ensure_running(name, settings)
     assert ep.url.startswith("http://127.0.0.1:") and len(ep.token) >= 24
     stats = containers.stats(name)
