@@ -60,8 +60,12 @@ def ours_ms(kernel: LocalKernel | GatewayKernel, n: int) -> float:
 def notebook(cells: int, path: Path) -> Path:
     src = []
     for i in range(cells):
-        src.append(f"x{i} = {i} * 2\nprint(x{i})" if i % 3 else f"[x * x for x in range({i % 50})][-1:]")
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in src]), path)
+        src.append(
+            f"x{i} = {i} * 2\nprint(x{i})" if i % 3 else f"[x * x for x in range({i % 50})][-1:]"
+        )
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in src]), path
+    )
     return path
 
 
@@ -100,15 +104,24 @@ def main() -> None:
 
     nb = notebook(args.cells, tmp / "bench.ipynb")
     nbclient_s = wall(["jupyter", "execute", str(nb), f"--output={tmp / 'ref.ipynb'}"], args.repeat)
-    runner_s = wall([sys.executable, "-m", "neuralis", "run", str(nb), "--output", str(tmp / "o.ipynb")], args.repeat)
+    runner_s = wall(
+        [sys.executable, "-m", "neuralis", "run", str(nb), "--output", str(tmp / "o.ipynb")],
+        args.repeat,
+    )
 
-    print(f"| measure | value | anchor | ratio | goal |")
-    print(f"|---|---|---|---|---|")
-    print(f"| `1+1` round trip, jupyter_client execute_interactive | {anchor:.2f} ms | (anchor) | 1.00 | |")
-    print(f"| `1+1` round trip, Neuralis local kernel | {local:.2f} ms | {anchor:.2f} ms | {local / anchor:.2f} | |")
-    print(f"| `1+1` round trip, Neuralis gateway kernel (quickack + nodelay) | {gateway:.2f} ms | {anchor:.2f} ms | {gateway / anchor:.2f} | <= 1.2 |")
-    print(f"| `1+1` round trip, stock gateway path (neither) | {stock_ms:.2f} ms | {anchor:.2f} ms | {stock_ms / anchor:.2f} | |")
-    print(f"| {args.cells}-cell notebook, `neuralis run` vs `jupyter execute` (nbclient) | {runner_s:.2f} s | {nbclient_s:.2f} s | {runner_s / nbclient_s:.2f} | <= 0.9 |")
+    rows = [
+        ("`1+1` round trip, jupyter_client execute_interactive", anchor, "ms", anchor, ""),
+        ("`1+1` round trip, Neuralis local kernel", local, "ms", anchor, ""),
+        ("`1+1` round trip, Neuralis gateway kernel (quickack + nodelay)", gateway, "ms", anchor,
+         "<= 1.2"),
+        ("`1+1` round trip, stock gateway path (neither)", stock_ms, "ms", anchor, ""),
+        (f"{args.cells}-cell notebook, `neuralis run` vs `jupyter execute` (nbclient)", runner_s,
+         "s", nbclient_s, "<= 0.9"),
+    ]  # fmt: skip
+    print("| measure | value | anchor | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for name, value, unit, base, goal in rows:
+        print(f"| {name} | {value:.2f} {unit} | {base:.2f} {unit} | {value / base:.2f} | {goal} |")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 from neuralis.errors import InvalidInput, NeuralisError
 from neuralis.kernels import Kernel, connect, parse_spec
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # Docker kernels not installed in this checkout
         pass
     else:
-        add_kernels_parser(sub)
+        add_kernels_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
 
 

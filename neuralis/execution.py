@@ -268,10 +268,8 @@ class Broker:
             nb.answer = ""
             nb.answered.set()
         if kernel is not None:
-            try:
+            with contextlib.suppress(NeuralisError):  # a dead kernel is noticed by the run
                 kernel.interrupt()
-            except NeuralisError:
-                pass  # the run notices a dead kernel by itself
 
     def restart(self, notebook: str) -> None:
         """Drop the queue, restart the kernel and wait until it is ready (or dead)."""
@@ -281,10 +279,8 @@ class Broker:
             kernel = nb.kernel
             running = nb.running
         if kernel is not None and running:
-            try:
+            with contextlib.suppress(NeuralisError):
                 kernel.interrupt()
-            except NeuralisError:
-                pass
         self._wait_idle(notebook, 5.0)
         with self._lock:
             nb.status = "starting"
@@ -534,7 +530,5 @@ class Broker:
 
 
 def _quiet_shutdown(kernel: Kernel) -> None:
-    try:
+    with contextlib.suppress(Exception):  # shutting down what is already gone: nothing to say
         kernel.shutdown()
-    except Exception:  # shutting down something already gone is not worth reporting
-        pass

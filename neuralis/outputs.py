@@ -95,12 +95,15 @@ def reduce(state: CellOutputs, msg: Msg) -> CellOutputs:
 def _append(state: CellOutputs, kind: str, msg: Msg, display_id: str | None) -> CellOutputs:
     content = msg["content"]
     last = state.outputs[-1] if state.outputs else None
-    if kind == "stream" and last is not None and last.output_type == "stream":
-        if last.name == content.get("name"):
-            merged = nbformat.v4.new_output(
-                "stream", name=last.name, text=append_stream(last.text, content.get("text", ""))
-            )
-            return replace(state, outputs=(*state.outputs[:-1], merged))
+    if (
+        kind == "stream"
+        and last is not None
+        and last.output_type == "stream"
+        and last.name == content.get("name")
+    ):
+        text = append_stream(last.text, content.get("text", ""))
+        merged = nbformat.v4.new_output("stream", name=last.name, text=text)
+        return replace(state, outputs=(*state.outputs[:-1], merged))
     output = nbformat.v4.output_from_msg({"msg_type": kind, "content": content, **_header(msg)})
     if kind == "stream":
         output.text = normalize_stream(output.text)

@@ -58,11 +58,11 @@ def run_notebook(
     key = f"run:{id(nb)}"
     broker.attach(key, spec, cwd, stdin=False)
     cells = [(i, c) for i, c in enumerate(nb.cells) if runnable(c)]
-    allowed = {
-        c.id for _, c in cells if allow_errors or RAISES_TAG in c.metadata.get("tags", [])
-    }
+    allowed = {c.id for _, c in cells if allow_errors or RAISES_TAG in c.metadata.get("tags", [])}
     try:
-        broker.run_many(key, [(c.id, c.source) for _, c in cells], allow_errors=allowed, timeout=timeout)
+        broker.run_many(
+            key, [(c.id, c.source) for _, c in cells], allow_errors=allowed, timeout=timeout
+        )
         executed: list[NotebookNode] = []
         failure = None
         try:

@@ -51,7 +51,7 @@ def start_gateway(tmp: Path, *, nodelay: bool = True) -> Gateway:
         cmd.append(
             "--KernelGatewayApp.kernel_websocket_connection_class=neuralis_kg.NoDelayConnection"
         )
-    log = open(tmp / f"kg-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    log = open(tmp / f"kg-{port}.log", "wb")  # closed with the process
     proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -103,7 +103,9 @@ def test_allow_errors_runs_on(tmp_path: Path) -> None:
         (None, ("--inplace", "--output", "x.ipynb"), "not allowed with"),
     ],
 )
-def test_bad_input_exits_2(tmp_path: Path, content: str | None, args: tuple[str, ...], says: str) -> None:
+def test_bad_input_exits_2(
+    tmp_path: Path, content: str | None, args: tuple[str, ...], says: str
+) -> None:
     src = tmp_path / "d.ipynb"
     if content is None:
         write(src, new_code_cell("1"))

@@ -40,7 +40,9 @@ def test_error_drops_the_rest_unless_allowed(broker: Broker) -> None:
     broker.run_many("nb", [("a", "1/0"), ("b", "print('never')")])
     assert broker.wait("nb", "a", 60).status == "error"
     b = broker.wait("nb", "b", 60)
-    assert b.status == "interrupted" and b.started_at is None and "earlier cell" in (b.message or "")
+    assert (
+        b.status == "interrupted" and b.started_at is None and "earlier cell" in (b.message or "")
+    )
     broker.run_many("nb", [("c", "1/0"), ("d", "print('yes')")], allow_errors={"c"})
     assert broker.wait("nb", "d", 60).status == "done"
 
@@ -58,7 +60,9 @@ def test_interrupt_stops_running_and_drops_queued(broker: Broker) -> None:
 
 
 def test_output_streams_into_the_record_while_running(broker: Broker) -> None:
-    broker.run("nb", "p", "import time\nfor i in range(5):\n    print(i, flush=True)\n    time.sleep(0.3)")
+    broker.run(
+        "nb", "p", "import time\nfor i in range(5):\n    print(i, flush=True)\n    time.sleep(0.3)"
+    )
     seen: set[str] = set()
     while (rec := broker.record("nb", "p")) is not None and not rec.finished:
         if rec.outputs.outputs:
@@ -83,7 +87,11 @@ def test_input_waits_for_an_answer(broker: Broker) -> None:
 def test_display_update_reaches_another_cell(broker: Broker) -> None:
     broker.run("nb", "a", "display('old', display_id='d')")
     broker.wait("nb", "a", 60)
-    broker.run("nb", "b", "from IPython.display import update_display\nupdate_display('new', display_id='d')")
+    broker.run(
+        "nb",
+        "b",
+        "from IPython.display import update_display\nupdate_display('new', display_id='d')",
+    )
     broker.wait("nb", "b", 60)
     rec = broker.record("nb", "a")
     assert rec is not None and rec.outputs.outputs[0].data["text/plain"] == "'new'"

@@ -65,7 +65,11 @@ def test_nbformat_3_is_converted() -> None:
         (b"[1, 2]", "no 'nbformat'"),
         (b'{"nbformat": 5, "nbformat_minor": 0, "cells": []}', "only versions 3 and 4"),
         (b'{"nbformat": 4, "nbformat_minor": 5, "cells": 5, "metadata": {}}', "not a valid"),
-        (b'{"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "bogus"}], "metadata": {}}', "not a valid"),
+        (
+            b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, '
+            b'"cells": [{"cell_type": "bogus"}]}',
+            "not a valid",
+        ),
     ],
 )
 def test_bad_files_are_refused_clearly(data: bytes, says: str) -> None:

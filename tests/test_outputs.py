@@ -77,7 +77,11 @@ def test_streams_merge_only_when_consecutive_and_same_name() -> None:
             msg("stream", name="stdout", text="c\n"),
         ]
     ).outputs
-    assert [(o.name, o.text) for o in out] == [("stdout", "a\nb\n"), ("stderr", "e\n"), ("stdout", "c\n")]
+    assert [(o.name, o.text) for o in out] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "e\n"),
+        ("stdout", "c\n"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -104,7 +108,16 @@ def test_incremental_merge_equals_whole_text() -> None:
 
 
 def test_update_display_data_is_never_appended_and_is_returned() -> None:
-    state = fold([msg("update_display_data", data={"text/plain": "z"}, metadata={}, transient={"display_id": "q"})])
+    state = fold(
+        [
+            msg(
+                "update_display_data",
+                data={"text/plain": "z"},
+                metadata={},
+                transient={"display_id": "q"},
+            )
+        ]
+    )
     assert state.outputs == ()
     assert state.update == DisplayUpdate("q", {"text/plain": "z"}, {})
 
@@ -115,7 +128,16 @@ def test_transient_may_be_none() -> None:
 
 
 def test_display_update_across_cells() -> None:
-    other = fold([msg("display_data", data={"text/plain": "old"}, metadata={}, transient={"display_id": "d"})])
+    other = fold(
+        [
+            msg(
+                "display_data",
+                data={"text/plain": "old"},
+                metadata={},
+                transient={"display_id": "d"},
+            )
+        ]
+    )
     updated = apply_display_update(other, DisplayUpdate("d", {"text/plain": "new"}, {}))
     assert updated.outputs[0].data == {"text/plain": "new"}
     assert other.outputs[0].data == {"text/plain": "old"}  # pure: the input is unchanged

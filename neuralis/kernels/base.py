@@ -158,9 +158,12 @@ _DIED = "The kernel died while running this cell. Restart the kernel to continue
 
 def _raise_if_restarting(msg: Msg) -> None:
     """A gateway announces a kernel that died (and is being restarted) on iopub."""
-    if msg.get("channel") == "iopub" and messages.msg_type(msg) == "status":
-        if msg["content"].get("execution_state") in ("restarting", "dead"):
-            raise KernelDied(_DIED)
+    if (
+        msg.get("channel") == "iopub"
+        and messages.msg_type(msg) == "status"
+        and msg["content"].get("execution_state") in ("restarting", "dead")
+    ):
+        raise KernelDied(_DIED)
 
 
 def _reply(content: dict[str, Any]) -> ExecuteReply:

@@ -150,9 +150,11 @@ class GatewayKernel:
             msg = chan.recv(0.5)
             if msg is None:
                 continue
-            if messages.msg_type(msg) == "kernel_info_reply":
-                if messages.parent_id(msg) == req["header"]["msg_id"]:
-                    return KernelInfo.from_reply(msg["content"])
+            if (
+                messages.msg_type(msg) == "kernel_info_reply"
+                and messages.parent_id(msg) == req["header"]["msg_id"]
+            ):
+                return KernelInfo.from_reply(msg["content"])
         raise KernelStartError(f"The kernel on {self.url} did not answer within {timeout:g} s.")
 
     def execute(
@@ -223,10 +225,8 @@ class GatewayKernel:
             self._socket = None
         if self.kernel_id:
             kernel_id, self.kernel_id = self.kernel_id, None
-            try:
+            with contextlib.suppress(GatewayError):  # gone already: nothing left to release
                 self._request("DELETE", f"/api/kernels/{kernel_id}", timeout=10)
-            except GatewayError:
-                pass  # gone already, or the gateway is: nothing left to release here
         if not keep_session:
             self._http.close()
 

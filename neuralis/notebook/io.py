@@ -40,7 +40,7 @@ def fingerprint(path: Path) -> Fingerprint | None:
 
 def new_notebook() -> NotebookNode:
     """Return an empty nbformat 4.5 notebook with one code cell."""
-    nb = nbformat.v4.new_notebook()
+    nb: NotebookNode = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(""))
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -70,7 +70,7 @@ def parse_notebook(data: bytes | str, name: str = "the file") -> NotebookNode:
             f"{name} is nbformat {raw['nbformat']}; only versions 3 and 4 can be opened."
         )
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb: NotebookNode = nbformat.reads(text, as_version=4)
         _ensure_cell_ids(nb)
         nbformat.validate(nb)
     except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -112,7 +112,8 @@ def write_notebook(
     """
     if expected is not None and fingerprint(path) not in (expected, None):
         raise NotebookChangedOnDisk(
-            f"{path.name} changed on disk since it was opened; reload it or save under another name."
+            f"{path.name} changed on disk since it was opened; "
+            "reload it or save under another name."
         )
     try:
         nbformat.validate(nb)

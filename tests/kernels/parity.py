@@ -18,7 +18,10 @@ def reference(nb: NotebookNode, cwd: Path) -> NotebookNode:
     """Execute a copy with nbclient, streams coalesced as a front-end shows them."""
     ref = copy.deepcopy(nb)
     client = NotebookClient(
-        ref, kernel_name="python3", coalesce_streams=True, resources={"metadata": {"path": str(cwd)}}
+        ref,
+        kernel_name="python3",
+        coalesce_streams=True,
+        resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
     return ref
