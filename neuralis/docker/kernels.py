@@ -41,12 +41,14 @@ class DockerKernel(GatewayKernel):
         self._http.headers["Authorization"] = f"token {ep.token}"
 
     def launch(self, timeout: float = 60.0) -> None:
-        """Do nothing: the endpoint is only known once the container runs (``start``)."""
+        """Start the container if it is stopped, then ask its gateway for a kernel."""
+        if not self.kernel_id:
+            self._target(timeout)
+        super().launch(timeout)
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the container if it is stopped, then a kernel on its gateway."""
-        self._target(timeout)
-        super().start(timeout)
+        """Launch (unless launched) and wait until the kernel answers ``kernel_info``."""
+        super().start(timeout)  # calls launch() above, which finds the container's endpoint
 
     def restart(self, timeout: float = 60.0) -> None:
         """Restart the kernel; a stopped or killed container is started again first."""
