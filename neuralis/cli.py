@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise InvalidInput("--timeout must be a positive number of seconds.")
     spec = parse_spec(args.kernel or _spec_in(path) or "local")
-    kernel = connect(spec, cwd=path.resolve().parent)
+    kernel = connect(spec, cwd=path.resolve().parent, headless=True)
     if path.is_file():
         kernel.launch()  # the kernel boots while nbformat (slow to import) loads here
     try:

@@ -9,7 +9,7 @@ from nbformat import NotebookNode
 
 from neuralis.config import Settings
 from neuralis.execution import Broker, RunRecord
-from neuralis.kernels import Kernel
+from neuralis.kernels import Kernel, connect
 
 SKIP_TAG = "skip-execution"
 RAISES_TAG = "raises-exception"
@@ -54,7 +54,10 @@ def run_notebook(
     infrastructure failures; a cell raising is reported in the result, not raised.
     ``kernel``, when given (perhaps already launched), is used and shut down like our own.
     """
-    broker = Broker(settings, kernel_factory=(lambda s, c: kernel) if kernel else None)
+    def factory(spec: str, cwd: Path | None) -> Kernel:
+        return kernel or connect(spec, cwd=cwd, settings=settings, headless=True)
+
+    broker = Broker(settings, kernel_factory=factory)
     key = f"run:{id(nb)}"
     broker.attach(key, spec, cwd, stdin=False)
     cells = [(i, c) for i, c in enumerate(nb.cells) if runnable(c)]

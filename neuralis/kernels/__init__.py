@@ -76,14 +76,18 @@ def connect(
     *,
     cwd: Path | None = None,
     settings: Settings | None = None,
+    headless: bool = False,
 ) -> Kernel:
-    """Build (without starting) the kernel a spec names; ``cwd`` is the notebook's folder."""
+    """Build (without starting) the kernel a spec names; ``cwd`` is the notebook's folder.
+
+    ``headless`` kernels (``neuralis run``) keep IPython's history in memory.
+    """
     parsed = spec if isinstance(spec, KernelSpec) else parse_spec(spec)
     settings = settings or Settings.from_env()
     if parsed.kind == "local":
         from neuralis.kernels.local import LocalKernel
 
-        return LocalKernel(parsed.target, cwd=cwd, spec=str(parsed))
+        return LocalKernel(parsed.target, cwd=cwd, spec=str(parsed), history=not headless)
     if parsed.kind == "gateway":
         from neuralis.kernels.gateway import GatewayKernel
 

@@ -45,7 +45,9 @@ def kernelspec_names() -> list[str]:
 class LocalKernel:
     """A kernel process on this machine, owned by this object."""
 
-    def __init__(self, name: str = "python3", *, cwd: Path | None = None, spec: str = "") -> None:
+    def __init__(
+        self, name: str = "python3", *, cwd: Path | None = None, spec: str = "", history: bool = True
+    ) -> None:
         self.spec = spec or ("local" if name == "python3" else f"local:{name}")
         self._name = name
         self._cwd = cwd
@@ -54,6 +56,9 @@ class LocalKernel:
         self._transport: _ZmqTransport | None = None
         self._info: KernelInfo | None = None
         self._log: IO[bytes] | None = None
+        # Headless runs keep IPython's history in memory, as nbclient does: no sqlite write
+        # per cell, and batch runs stay out of the user's history.
+        self._extra = [] if history else ["--HistoryManager.hist_file=:memory:"]
 
     def launch(self) -> None:
         """Start the kernel process without waiting for it (``start`` then waits)."""
@@ -65,6 +70,7 @@ class LocalKernel:
                 cwd=str(self._cwd) if self._cwd else None,
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,
+                extra_arguments=self._extra,
             )
         except _JcNoSuchKernel as exc:
             raise NoSuchKernel(
