@@ -46,7 +46,12 @@ class LocalKernel:
     """A kernel process on this machine, owned by this object."""
 
     def __init__(
-        self, name: str = "python3", *, cwd: Path | None = None, spec: str = "", history: bool = True
+        self,
+        name: str = "python3",
+        *,
+        cwd: Path | None = None,
+        spec: str = "",
+        history: bool = True,
     ) -> None:
         self.spec = spec or ("local" if name == "python3" else f"local:{name}")
         self._name = name
