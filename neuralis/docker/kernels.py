@@ -7,6 +7,7 @@ KernelDied within a second or two instead of waiting out the WebSocket's reconne
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from neuralis.config import Settings
@@ -73,7 +74,7 @@ class DockerKernel(GatewayKernel):
             )
         except (KernelDied, GatewayError) as exc:
             self._died = True
-            if not containers.is_running(self.name):
+            if _settles_stopped(self.name):
                 raise KernelDied(
                     f"The container of kernel {self.name!r} {containers.state(self.name)}: "
                     "restart the kernel to continue (its state is lost)."
@@ -88,6 +89,20 @@ class DockerKernel(GatewayKernel):
     def is_alive(self) -> bool:
         """Check the container (cheap, local), then ask the gateway."""
         return containers.is_running(self.name) and super().is_alive()
+
+
+def _settles_stopped(name: str, wait: float = 1.5) -> bool:
+    """Tell whether the container is (or within ``wait`` becomes) stopped.
+
+    A killed container's socket closes a moment before Docker records the exit: without this
+    wait the clear "container exited" message would lose the race.
+    """
+    deadline = time.monotonic() + wait
+    while containers.is_running(name):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _relative_path(cwd: Path | None, root: Path) -> str | None:
