@@ -9,6 +9,7 @@ import streamlit as st
 from neuralis.builds import Builds, BuildState
 from neuralis.config import Settings
 from neuralis.errors import NeuralisError
+from neuralis.ui.kernel_bar import docker_specs
 
 BUILD_NAME = "neuralis_build_name"
 
@@ -107,24 +108,22 @@ def _poll_build() -> None:
     name = st.session_state.get(BUILD_NAME)
     state = builds().get(name) if name else None
     if state is None or state.status != "running":
+        docker_specs.clear()  # the notebook's kernel picker offers the new kernel at once
         st.rerun()  # the build ended: redraw the page with its verdict and the new kernel
 
 
 def _show_build(state: BuildState) -> None:
     label = {"running": f"Building {state.name}…", "done": f"Built {state.name}"}
+    status = {"running": "running", "done": "complete"}.get(state.status, "error")
     with st.status(
         label.get(state.status, f"Build of {state.name} failed"),
-        state="running"
-        if state.status == "running"
-        else "complete"
-        if state.status == "done"
-        else "error",
+        state=status,  # type: ignore[arg-type]
         expanded=state.status != "done",
     ):
         st.progress(state.progress, text=state.stage[:120])
         st.code("\n".join(state.log[-200:]) or "…", language=None)
-        if state.verdict:
-            (st.success if state.status == "done" else st.error)(state.verdict)
+    if state.verdict:  # outside the box: it stays visible when the log is folded
+        (st.success if state.status == "done" else st.error)(state.verdict)
 
 
 def _kernel_table(settings: Settings) -> None:
