@@ -31,30 +31,56 @@ from neuralis.kernels.local import LocalKernel  # noqa: E402
 from tests.conftest import start_gateway, stop_gateway  # noqa: E402
 
 
-def median_ms(fn: Callable[[], object], n: int) -> float:
-    for _ in range(10):
-        fn()  # warm up
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+def interleaved_ms(
+    calls: dict[str, Callable[[], object]], n: int, batch: int = 20
+) -> dict[str, float]:
+    """Median ms per call, the calls taken in turns so that load changes hit all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for fn in calls.values():
+        for _ in range(10):
+            fn()  # warm up
+    for _ in range(max(1, n // batch)):
+        for name, fn in calls.items():
+            for _ in range(batch):
+                t = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t)
+    return {name: statistics.median(v) * 1000 for name, v in samples.items()}
 
 
-def jupyter_client_ms(n: int) -> float:
+def round_trips(tmp: Path, n: int) -> dict[str, float]:
+    """Start every kernel, then time ``1+1`` on each in turns."""
     km, kc = start_new_kernel(kernel_name="python3")
+    fast, stock = start_gateway(tmp), start_gateway(tmp, nodelay=False)
+    local = LocalKernel()
+    gateway = GatewayKernel(fast.url, fast.token)
+    stock_kernel = GatewayKernel(stock.url, stock.token)
+    quickack = gw._quickack
     try:
-        return median_ms(lambda: kc.execute_interactive("1+1", output_hook=lambda m: None), n)
+        for k in (local, gateway):
+            k.start(60)
+        gw._quickack = lambda sock: None  # the stock path: no quickack (and no nodelay)
+        stock_kernel.start(60)
+        stock_ms = interleaved_ms({"stock": lambda: stock_kernel.execute("1+1", _drop)}, 60)
+        gw._quickack = quickack
+        calls: dict[str, Callable[[], object]] = {
+            "jupyter_client": lambda: kc.execute_interactive("1+1", output_hook=_drop),
+            "local": lambda: local.execute("1+1", _drop),
+            "gateway": lambda: gateway.execute("1+1", _drop),
+        }
+        return {**interleaved_ms(calls, n), **stock_ms}
     finally:
+        gw._quickack = quickack
+        for k in (local, gateway, stock_kernel):
+            k.shutdown()
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+        stop_gateway(fast)
+        stop_gateway(stock)
 
 
-def ours_ms(kernel: LocalKernel | GatewayKernel, n: int) -> float:
-    with kernel:
-        kernel.start(60)
-        return median_ms(lambda: kernel.execute("1+1", lambda m: None), n)
+def _drop(msg: object) -> None:
+    pass
 
 
 def notebook(cells: int, path: Path) -> Path:
@@ -69,13 +95,15 @@ def notebook(cells: int, path: Path) -> Path:
     return path
 
 
-def wall(cmd: list[str], repeat: int) -> float:
-    times = []
+def walls(ref: list[str], ours: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall time of each command, run in turns."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for cmd, out in ((ref, times[0]), (ours, times[1])):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+            out.append(time.perf_counter() - t)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
@@ -85,29 +113,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="neuralis-bench-"))
-
-    anchor = jupyter_client_ms(args.n)
-    local = ours_ms(LocalKernel(), args.n)
-    fast = start_gateway(tmp)
-    stock = start_gateway(tmp, nodelay=False)
-    try:
-        gateway = ours_ms(GatewayKernel(fast.url, fast.token), args.n)
-        quickack = gw._quickack
-        gw._quickack = lambda sock: None  # the stock path: no quickack, no nodelay
-        try:
-            stock_ms = ours_ms(GatewayKernel(stock.url, stock.token), min(args.n, 60))
-        finally:
-            gw._quickack = quickack
-    finally:
-        stop_gateway(fast)
-        stop_gateway(stock)
+    ms = round_trips(tmp, args.n)
+    anchor, local, gateway, stock_ms = (
+        ms["jupyter_client"], ms["local"], ms["gateway"], ms["stock"]
+    )  # fmt: skip
 
     nb = notebook(args.cells, tmp / "bench.ipynb")
-    nbclient_s = wall(["jupyter", "execute", str(nb), f"--output={tmp / 'ref.ipynb'}"], args.repeat)
-    runner_s = wall(
-        [sys.executable, "-m", "neuralis", "run", str(nb), "--output", str(tmp / "o.ipynb")],
-        args.repeat,
-    )
+    ref = ["jupyter", "execute", str(nb), f"--output={tmp / 'ref.ipynb'}"]
+    ours = [sys.executable, "-m", "neuralis", "run", str(nb), "--output", str(tmp / "o.ipynb")]
+    nbclient_s, runner_s = walls(ref, ours, args.repeat)
 
     rows = [
         ("`1+1` round trip, jupyter_client execute_interactive", anchor, "ms", anchor, ""),

@@ -46,6 +46,7 @@ def start_gateway(tmp: Path, *, nodelay: bool = True) -> Gateway:
         "--KernelGatewayApp.ip=127.0.0.1", f"--KernelGatewayApp.port={port}",
         "--KernelGatewayApp.port_retries=0",
         "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e10",
+        "--ZMQChannelsWebsocketConnection.limit_rate=False",
     ]  # fmt: skip
     if nodelay:
         cmd.append(

@@ -138,6 +138,8 @@ def gateway_command(pins: Pins, *, nodelay: bool = True) -> list[str]:
         # KG 2.5.2 (notebook 6) has no iopub rate limit and no connection class to swap.
         cmd.append("--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1e10")
         if nodelay:
+            # No rate limit at all: its per-message bookkeeping costs latency on every message.
+            cmd.append("--ZMQChannelsWebsocketConnection.limit_rate=False")
             cmd.append(
                 "--KernelGatewayApp.kernel_websocket_connection_class=neuralis_kg.NoDelayConnection"
             )

@@ -294,7 +294,13 @@ class _Channels:
 
         try:
             ws = websocket.create_connection(
-                self._url, header=self._header, timeout=timeout, enable_multithread=True
+                self._url,
+                header=self._header,
+                timeout=timeout,
+                enable_multithread=True,
+                # Its pure-Python UTF-8 check walks every byte of every text frame; the JSON
+                # decoder rejects invalid UTF-8 anyway.
+                skip_utf8_validation=True,
             )
         except websocket.WebSocketBadStatusException as exc:
             if exc.status_code in (401, 403):
