@@ -242,9 +242,48 @@ def state(name: str) -> str:
         return "was removed"
     st = container.attrs.get("State", {})
     if container.status == "exited":
+        if st.get("OOMKilled"):
+            return f"exited with code {st.get('ExitCode')}, {_memory_phrase(container)}"
         killed = " (killed)" if st.get("ExitCode") == 137 else ""
         return f"exited with code {st.get('ExitCode')}{killed}"
     return str(container.status)
+
+
+def memory_kill(name: str, since: float) -> str:
+    """Return "killed for memory: used X of limit Y" if the container hit its limit since
+    ``since`` (a Unix time), else ''.
+
+    The kernel is a child of the container's gateway, so the OOM killer usually takes it
+    alone: the container runs on and ``State.OOMKilled`` stays false; Docker's ``oom`` event
+    is what records it.
+    """
+    container = find(name)
+    if container is None:
+        return ""
+    hit = bool(container.attrs.get("State", {}).get("OOMKilled"))
+    if not hit:
+        with translated(f"read the events of {name!r}"):
+            events = client().events(
+                since=int(since) - 1,
+                until=f"{time.time():.3f}",  # now: the kill came before we noticed it
+                filters={"container": str(container.id), "event": "oom"},
+                decode=True,
+            )
+            hit = any(True for _ in events)
+    return _memory_phrase(container) if hit else ""
+
+
+def _memory_phrase(container: Container) -> str:
+    limit = int(container.attrs.get("HostConfig", {}).get("Memory") or 0)
+    used = limit  # the cgroup hit its limit; cgroup v1 also reports the peak itself
+    if container.status == "running":
+        with contextlib.suppress(Exception):
+            used = int(container.stats(stream=False)["memory_stats"].get("max_usage") or limit)
+    return f"killed for memory: used {_size(used)} of limit {_size(limit)}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 def stop(name: str, timeout: int = 10) -> bool:

@@ -67,7 +67,8 @@ class DockerKernel(GatewayKernel):
         timeout: float | None = None,
         stop_on_error: bool = True,
     ) -> ExecuteReply:
-        """Run ``code``; if the container went away, say so plainly."""
+        """Run ``code``; if the container went away or ran out of memory, say so plainly."""
+        started = time.time()
         try:
             return super().execute(
                 code, on_message, stdin=stdin, timeout=timeout, stop_on_error=stop_on_error
@@ -78,6 +79,12 @@ class DockerKernel(GatewayKernel):
                 raise KernelDied(
                     f"The container of kernel {self.name!r} {containers.state(self.name)}: "
                     "restart the kernel to continue (its state is lost)."
+                ) from exc
+            memory = containers.memory_kill(self.name, started)
+            if memory:
+                raise KernelDied(
+                    f"The kernel in container {self.name!r} was {memory}: restart the kernel "
+                    "to continue, and use less memory or raise NEURALIS_KERNEL_MEMORY."
                 ) from exc
             if isinstance(exc, GatewayError):
                 raise KernelDied(
