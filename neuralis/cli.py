@@ -13,12 +13,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from neuralis.errors import InvalidInput, NeuralisError
 from neuralis.kernels import Kernel, connect, parse_spec
 
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from neuralis.docker.build import BuildEvent
+
 EXIT_OK, EXIT_CELL_ERROR, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
+ENV_SPEC = "env"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="execute a notebook on a kernel")
     run.add_argument("notebook", type=Path)
-    run.add_argument("--kernel", help="local, local:NAME, gateway:URL or docker:NAME")
+    run.add_argument(
+        "--kernel",
+        help="local, local:NAME, gateway:URL, docker:NAME, or env (the notebook's recorded "
+        "environment, built if missing)",
+    )
     out = run.add_mutually_exclusive_group()
     out.add_argument("--output", type=Path, help="where to write (default NAME.out.ipynb)")
     out.add_argument("--inplace", action="store_true", help="overwrite the input notebook")
@@ -55,7 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     path: Path = args.notebook
     if args.timeout is not None and args.timeout <= 0:
         raise InvalidInput("--timeout must be a positive number of seconds.")
-    spec = parse_spec(args.kernel or _spec_in(path) or "local")
+    text = args.kernel or _spec_in(path) or "local"
+    spec = parse_spec(_env_kernel(path) if text == ENV_SPEC else text)
     kernel = connect(spec, cwd=path.resolve().parent, headless=True)
     if path.is_file():
         kernel.launch()  # the kernel boots while nbformat (slow to import) loads here
@@ -63,6 +74,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(args, path, str(spec), kernel)
     finally:
         kernel.shutdown()
+
+
+def _env_kernel(path: Path) -> str:
+    """Resolve ``--kernel env`` to ``docker:NAME``, building the recorded environment if missing."""
+    from neuralis import environment
+    from neuralis.config import Settings
+    from neuralis.docker.environments import ensure
+    from neuralis.notebook import read_notebook
+
+    env = environment.read(read_notebook(path))
+    if env is None:
+        raise InvalidInput(
+            f"{path} records no environment: run it once on a docker:NAME kernel first."
+        )
+
+    def show(event: BuildEvent) -> None:
+        if event.kind in ("step", "smoke"):
+            print(f"  {event.text}", file=sys.stderr, flush=True)
+
+    print("Finding or building the notebook's recorded environment...", file=sys.stderr)
+    return f"docker:{ensure(env, Settings.from_env(), show)}"
+
+
+def _record(nb: NotebookNode, spec: str) -> None:
+    """Record the docker kernel's environment in the notebook; a failure only warns."""
+    from neuralis.docker.environments import record
+
+    try:
+        changed = record(nb, spec.partition(":")[2])
+    except NeuralisError as exc:
+        print(f"neuralis: environment not recorded: {exc}", file=sys.stderr)
+        return
+    if changed:
+        names = ", ".join(d.package for d in changed[:5]) + (", ..." if len(changed) > 5 else "")
+        print(f"Environment record updated: {len(changed)} differ ({names})", file=sys.stderr)
 
 
 def _spec_in(path: Path) -> str | None:
@@ -83,6 +129,8 @@ def _run(args: argparse.Namespace, path: Path, spec: str, kernel: Kernel) -> int
     result = run_notebook(
         nb, timeout=args.timeout, allow_errors=args.allow_errors, kernel=kernel, spec=spec
     )
+    if spec.startswith("docker:"):
+        _record(nb, spec)
     write_notebook(nb, target)
     if result.failure is not None:
         f = result.failure

@@ -21,6 +21,7 @@ class Settings:
     kernel_memory: str = "2g"
     kernel_cpus: float = 1.0
     kernel_pids: int = 512
+    env_prefix: str = "env"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,4 +44,5 @@ class Settings:
             kernel_memory=opt("NEURALIS_KERNEL_MEMORY") or cls.kernel_memory,
             kernel_cpus=float(opt("NEURALIS_KERNEL_CPUS") or cls.kernel_cpus),
             kernel_pids=int(opt("NEURALIS_KERNEL_PIDS") or cls.kernel_pids),
+            env_prefix=opt("NEURALIS_ENV_PREFIX") or cls.env_prefix,
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from neuralis.config import Settings
-from neuralis.docker import containers
+from neuralis.docker import containers, freeze
 from neuralis.docker.availability import client, translated
 from neuralis.docker.dockerfile import render
 from neuralis.docker.smoke import smoke_test
@@ -67,6 +67,9 @@ def build(spec: ImageSpec, settings: Settings, *, smoke: bool = True) -> Iterato
             _mark_failed(spec.name, image_id, str(exc))
             raise BuildFailed(f"Kernel image {spec.name!r} failed its smoke test: {exc}") from exc
     _tag(spec.name, image_id)
+    yield BuildEvent("log", "Recording the installed versions (pip freeze)")
+    with contextlib.suppress(DockerError):  # best effort: read again when a notebook records
+        freeze.frozen(image_id, spec.name)
     yield BuildEvent("done", image_id, progress.total, progress.total)
 
 

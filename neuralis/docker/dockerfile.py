@@ -24,6 +24,7 @@ VENV = "/opt/neuralis"
 WORKDIR = "/home/neuralis/work"
 PORT = 8888
 CA_FILE = "extra-ca.crt"
+FROZEN_FILE = "frozen.txt"
 KG_MODULE = "neuralis_kg.py"
 IDLE_CULL_SECONDS = 3600
 
@@ -175,7 +176,9 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
         "RUN useradd --create-home --uid 1000 --shell /bin/bash neuralis"
         f" && mkdir -p {WORKDIR} && chown neuralis:neuralis {WORKDIR}",
     ]
-    if spec.packages:
+    if spec.frozen:
+        lines += _frozen_lines(spec, files)
+    elif spec.packages:
         # Constrained by the pins: a package that needs another tornado fails the build
         # here, readably, instead of breaking the gateway at run time.
         lines.append(
@@ -226,6 +229,19 @@ def _venv_lines(pins: Pins) -> list[str]:
         f" && printf '{constraints}\\n' > {VENV}/pins.txt"
         f" && {VENV}/bin/python -m pip install -r {VENV}/pins.txt",
     ]
+
+
+def _frozen_lines(spec: ImageSpec, files: dict[str, bytes]) -> list[str]:
+    # A recorded environment: every pin is installed as a requirement (not a constraint), so
+    # the gateway's own dependencies come back at their recorded versions too.
+    files[FROZEN_FILE] = ("\n".join(spec.frozen) + "\n").encode()
+    return [
+        f"COPY {FROZEN_FILE} {VENV}/{FROZEN_FILE}",
+        _exec_run(
+            f"{VENV}/bin/python", "-m", "pip", "install", "-c", f"{VENV}/pins.txt",
+            "-r", f"{VENV}/{FROZEN_FILE}", *spec.packages,
+        ),
+    ]  # fmt: skip
 
 
 def _runtime_lines(pins: Pins) -> list[str]:

@@ -36,11 +36,15 @@ class ImageSpec:
     name: str
     python: str
     packages: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
+    """Exact ``name==version`` pins installed with the packages (a recorded environment)."""
 
     def digest(self) -> str:
         """Return a stable hash of what the image contains (not its name)."""
-        payload = json.dumps({"python": self.python, "packages": list(self.packages)})
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        content: dict[str, object] = {"python": self.python, "packages": list(self.packages)}
+        if self.frozen:  # only when set, so hashes of plain specs stay what they were
+            content["frozen"] = list(self.frozen)
+        return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
 
 
 def check_python(version: str) -> str:

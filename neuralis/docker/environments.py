@@ -1,0 +1,104 @@
+"""Recorded environments on the engine: record a kernel, find or build a record's kernel.
+
+Kernels built from a record are named ``PREFIX-pyXY-HASH`` (``NEURALIS_ENV_PREFIX``, default
+``env``), so the same record always maps to the same kernel and a second run finds it built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from neuralis import environment
+from neuralis.config import Settings
+from neuralis.docker import containers, freeze
+from neuralis.docker.spec import ImageSpec
+from neuralis.environment import Environment
+from neuralis.errors import ImageNotFound, InvalidInput
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from neuralis.docker.build import BuildEvent
+
+OnEvent = Callable[["BuildEvent"], None]
+
+
+def of_kernel(name: str) -> Environment:
+    """Return the environment kernel image ``name`` holds (frozen set captured if needed)."""
+    got = freeze.facts(name)
+    return Environment(got.python, got.packages, got.frozen, got.image_id)
+
+
+def record(nb: NotebookNode, name: str) -> tuple[environment.Drift, ...]:
+    """Record kernel ``name``'s environment in ``nb``; return how it differs from the old one."""
+    before = _recorded(nb)
+    now = of_kernel(name)
+    environment.write(nb, now)
+    return environment.drift(before.frozen, now.frozen) if before else ()
+
+
+def _recorded(nb: NotebookNode) -> Environment | None:
+    with contextlib.suppress(InvalidInput):  # a malformed record is simply replaced
+        return environment.read(nb)
+    return None
+
+
+def kernel_drift(env: Environment, name: str) -> tuple[environment.Drift, ...]:
+    """Return how kernel ``name``'s installed versions differ from the record."""
+    return environment.drift(env.frozen, of_kernel(name).frozen)
+
+
+def locate(env: Environment, settings: Settings) -> str | None:
+    """Return a kernel holding ``env``: the recorded image itself, or its rebuilt kernel."""
+    if env.image:
+        name = freeze.kernel_with_id(env.image)
+        if name is not None:
+            return name
+    spec = environment.spec_for(env, settings.env_prefix)
+    return spec.name if _usable(spec.name) else None
+
+
+def _usable(name: str) -> bool:
+    try:
+        return not containers.failure(containers.get_image(name))
+    except ImageNotFound:
+        return False
+
+
+def ensure(env: Environment, settings: Settings, on_event: OnEvent | None = None) -> str:
+    """Return the name of a kernel holding ``env``, building it first if there is none."""
+    found = locate(env, settings)
+    if found is not None:
+        return found
+    spec = environment.spec_for(env, settings.env_prefix)
+    for event in _build(spec, settings):
+        if on_event is not None:
+            on_event(event)
+    return spec.name
+
+
+def _build(spec: ImageSpec, settings: Settings) -> Iterator[BuildEvent]:
+    from neuralis.docker.build import build
+
+    return build(spec, settings)
+
+
+def spec_with(name: str, requirement: str) -> ImageSpec:
+    """Return the spec that rebuilds kernel ``name`` with ``requirement`` added.
+
+    Every version now installed stays pinned, so adding one package changes nothing else
+    (pip may still move a dependency the new package needs).
+    """
+    env = environment.with_package(of_kernel(name), requirement)
+    frozen, _ = environment.reproducible(env.frozen, env.python)
+    added = environment.canonical(_name_of(requirement))
+    frozen = tuple(p for p in frozen if environment.canonical(_name_of(p)) != added)
+    return ImageSpec(name, env.python, env.packages, frozen)
+
+
+def _name_of(requirement: str) -> str:
+    from packaging.requirements import Requirement
+
+    return Requirement(requirement).name
