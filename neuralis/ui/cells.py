@@ -5,12 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from neuralis.document import Document
-from neuralis.execution import Broker, RunRecord
+from neuralis.execution import RunRecord
 from neuralis.notebook import cells
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.outputs import render_outputs
-from neuralis.ui.rerun import rerun_fragments
 
 SEEN = "neuralis_seen"
 """Cell id -> the run record the cell last drew; the live poller compares against it."""
@@ -42,62 +41,99 @@ def _cell(cell_id: str) -> None:
     if doc is None:
         return
     try:
-        index = cells.index_of(doc.nb, cell_id)
+        cell = cells.cell_by_id(doc.nb, cell_id)
     except KeyError:
         return  # deleted in this session; the next full run drops the fragment
-    broker = state.broker()
-    rec = broker.record(doc.key, cell_id)
-    if rec is not None and doc.merge(rec):
-        save(doc)
-    cell = doc.nb.cells[index]
+    rec = state.broker().record(doc.key, cell_id)
+    merged = rec is not None and doc.merge(rec)
     with st.container(border=True, key=f"box-{cell_id}"):
-        action = _header(doc, cell_id, cell.cell_type, rec)
+        _header(doc, cell_id, cell.cell_type, rec)
         if cell.cell_type == "code":
             _code_body(doc, cell_id, cell.source, rec)
         else:
             _markdown_body(doc, cell_id, cell.source)
     st.session_state.setdefault(SEEN, {})[cell_id] = rec
-    if action:
-        _act(doc, broker, cell_id, action)
+    if merged:
+        save(doc)  # after drawing: the output shows before the file is written
 
 
-def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> str | None:
-    """Draw the cell's button row; return the clicked action."""
-    cols = st.columns([1.2, 4.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 1.6], vertical_alignment="center")
-    action = None
+def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> None:
+    """Draw the cell's controls: few widgets, since every widget costs on every rerun."""
+    run, status, actions = st.columns([1.1, 4, 2.6], vertical_alignment="center")
     if kind == "code":
-        run_help = "Run this cell (Ctrl+Enter)"
-        if cols[0].button("Run", icon=":material/play_arrow:", key=f"run-{cell_id}", help=run_help):
-            action = "run"
-        cols[1].caption(_status_line(doc, cell_id, rec))
+        run.button(
+            "Run",
+            icon=":material/play_arrow:",
+            key=f"run-{cell_id}",
+            help="Run this cell (Ctrl+Enter in the editor)",
+            on_click=_on_run,
+            args=(cell_id,),
+        )
+        status.caption(_status_line(doc, cell_id, rec))
     else:
         editing = cell_id in st.session_state.get(EDITING, set())
-        label = "Done" if editing else "Edit"
-        if cols[0].button(label, key=f"edit-{cell_id}"):
-            action = "edit"
-        cols[1].caption("Markdown")
-    buttons = [
-        (":material/arrow_upward:", "up", "Move up"),
-        (":material/arrow_downward:", "down", "Move down"),
-        (":material/vertical_align_top:", "above", "Add a cell above"),
-        (":material/vertical_align_bottom:", "below", "Add a cell below"),
-        (
-            ":material/swap_horiz:",
-            "type",
-            "Change to markdown" if kind == "code" else "Change to code",
-        ),
-        (":material/delete:", "delete", "Delete this cell"),
-    ]
-    for col, (label, name, tip) in zip(cols[2:8], buttons, strict=True):
-        if col.button(label, key=f"{name}-{cell_id}", help=tip):
-            action = name
-    if kind == "code":
-        with cols[8].popover("More", use_container_width=True):
-            if st.button("Run above", key=f"runabove-{cell_id}"):
-                action = "run_above"
-            if st.button("Run this and below", key=f"runbelow-{cell_id}"):
-                action = "run_below"
-    return action
+        run.button(
+            "Done" if editing else "Edit",
+            icon=":material/edit:",
+            key=f"edit-{cell_id}",
+            on_click=_on_edit,
+            args=(cell_id,),
+        )
+        status.caption("Markdown")
+    actions.segmented_control(
+        "Cell actions",
+        list(ACTIONS),
+        format_func=ACTIONS.__getitem__,
+        key=f"act-{cell_id}",
+        label_visibility="collapsed",
+        on_change=_on_action,
+        args=(cell_id,),
+    )
+
+
+ACTIONS = {  # move up, move down, add above, add below, code <-> markdown, delete
+    "up": ":material/arrow_upward:",
+    "down": ":material/arrow_downward:",
+    "above": ":material/vertical_align_top:",
+    "below": ":material/vertical_align_bottom:",
+    "type": ":material/swap_horiz:",
+    "delete": ":material/delete:",
+}
+
+
+def _on_run(cell_id: str) -> None:
+    """Queue the cell with the text its editor holds now, then redraw it and the poller."""
+    doc = state.current()
+    if doc is None:
+        return
+    text = st.session_state.get(editor_key(doc, cell_id))
+    if isinstance(text, str) and cells.set_source(doc.nb, cell_id, text):
+        save(doc)
+    st.session_state[SELECTED] = cell_id
+    run_cells(doc, [cell_id])
+    st.rerun(scope=[cell_key(cell_id), LIVE_KEY])
+
+
+def _on_edit(cell_id: str) -> None:
+    editing: set[str] = st.session_state.setdefault(EDITING, set())
+    editing.symmetric_difference_update({cell_id})
+
+
+def _on_action(cell_id: str) -> None:
+    """Do a structural change; the whole page redraws."""
+    action = st.session_state.pop(f"act-{cell_id}", None)
+    doc = state.current()
+    if doc is None or action is None:
+        return
+    st.session_state[SELECTED] = cell_id
+    _restructure(doc, cell_id, action)
+    doc.save()
+    st.rerun()
+
+
+def editor_key(doc: Document, cell_id: str) -> str:
+    """Return the widget key of a code cell's editor."""
+    return f"ace-{cell_id}-{doc.generation}"
 
 
 def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
@@ -115,7 +151,7 @@ def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
 
 
 def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) -> None:
-    text = code_editor(f"ace-{cell_id}-{doc.generation}", source)
+    text = code_editor(editor_key(doc, cell_id), source)
     if cells.set_source(doc.nb, cell_id, text):
         st.session_state[SELECTED] = cell_id
         save(doc)
@@ -149,25 +185,6 @@ def _markdown_body(doc: Document, cell_id: str, source: str) -> None:
         st.markdown(source)
     else:
         st.caption("Empty markdown cell: click Edit to write.")
-
-
-def _act(doc: Document, broker: Broker, cell_id: str, action: str) -> None:
-    """Do what a cell button asked; structural changes rerun the whole page."""
-    st.session_state[SELECTED] = cell_id
-    if action == "run":
-        run_cells(doc, [cell_id])
-        rerun_fragments([cell_key(cell_id), LIVE_KEY])
-    if action == "edit":
-        editing: set[str] = st.session_state.setdefault(EDITING, set())
-        editing.symmetric_difference_update({cell_id})
-        st.rerun(scope="fragment")
-    if action in ("run_above", "run_below"):
-        index = cells.index_of(doc.nb, cell_id)
-        run_range(doc, 0, index) if action == "run_above" else run_range(doc, index, None)
-        st.rerun()
-    _restructure(doc, cell_id, action)
-    doc.save()
-    st.rerun()
 
 
 def _restructure(doc: Document, cell_id: str, action: str) -> None:

@@ -34,15 +34,15 @@ def test_open_by_url_and_from_the_browser(app: Callable[..., AppTest], notebook_
 def test_add_move_change_and_delete_cells(app: Callable[..., AppTest], notebook_dir: Path) -> None:
     first, second = make_notebook(notebook_dir, "cells.ipynb", ["a = 1", "b = 2"])
     at = app(file="cells.ipynb")
-    at.button(key=f"below-{first}").click().run()
+    at.button_group(key=f"act-{first}").set_value("below").run()
     ids = [c["id"] for c in read(notebook_dir, "cells.ipynb")["cells"]]
     assert len(ids) == 3 and ids[0] == first and ids[2] == second
-    at.button(key=f"down-{first}").click().run()
+    at.button_group(key=f"act-{first}").set_value("down").run()
     cells = read(notebook_dir, "cells.ipynb")["cells"]
     assert [c["id"] for c in cells][1] == first
-    at.button(key=f"type-{second}").click().run()
+    at.button_group(key=f"act-{second}").set_value("type").run()
     assert read(notebook_dir, "cells.ipynb")["cells"][2]["cell_type"] == "markdown"
-    at.button(key=f"delete-{first}").click().run()
+    at.button_group(key=f"act-{first}").set_value("delete").run()
     assert first not in [c["id"] for c in read(notebook_dir, "cells.ipynb")["cells"]]
     at.button(key="add-cell-end").click().run()
     assert len(read(notebook_dir, "cells.ipynb")["cells"]) == 3
