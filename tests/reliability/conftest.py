@@ -8,11 +8,11 @@ NEURALIS_REQUIRE_BROWSER=1). Every test adds its row to FIGURES with :func:`reco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from neuralis.config import Settings
 from tests.browser.conftest import browser, require_browser  # noqa: F401
 from tests.docker.conftest import built_kernel, docker_engine, settings  # noqa: F401
 from tests.ui.conftest import app, notebook_dir  # noqa: F401
@@ -40,9 +40,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Iterator[Path]:
-    """A notebook folder a container's uid 1000 can write too."""
-    path = tmp_path / "notebooks"
-    path.mkdir()
-    path.chmod(0o777)
-    yield path
+def folder(settings: Settings) -> Path:  # noqa: F811
+    """The settings' notebook folder (a container's uid 1000 can write it)."""
+    return settings.notebook_dir

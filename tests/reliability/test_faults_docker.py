@@ -1,0 +1,166 @@
+"""Faults on Docker kernels: killed or stopped containers, OOM, endless loops, no engine.
+
+Everything runs through the broker the app uses (a cell's run record is what its status
+line shows). Containers are the PREFIX-named kernels of tests/docker, removed at the end.
+"dockerd stopped" is tested by pointing DOCKER_HOST at a dead socket for the check under
+test, not by stopping the real daemon other tests use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from neuralis.config import Settings
+from neuralis.docker import availability, containers
+from neuralis.execution import Broker, RunRecord
+from tests.docker.conftest import Built
+from tests.reliability.conftest import record
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def kernel(built_kernel: Callable[..., Built]) -> Iterator[str]:
+    """A built kernel image whose container each test starts afresh, with its settings."""
+    name = built_kernel("3.11").name
+    containers.remove(name, image=False)
+    yield name
+    containers.remove(name, image=False)
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[Broker]:
+    b = Broker(settings)
+    yield b
+    b.shutdown_all(wait=True)
+
+
+def wait_running(broker: Broker, key: str, cid: str, timeout: float = 90) -> None:
+    """Wait until the cell's code runs on a started kernel (and a little more)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = broker.record(key, cid)
+        if rec and rec.status == "running" and broker.kernel_status(key) == "busy":
+            time.sleep(0.5)
+            return
+        time.sleep(0.05)
+    raise AssertionError("the cell never started running")
+
+
+def finished_within(
+    broker: Broker, key: str, cid: str, seconds: float, start: float | None = None
+) -> tuple[RunRecord, float]:
+    """Wait for the cell; return its record and the seconds since ``start`` (default: now)."""
+    start = time.monotonic() if start is None else start
+    rec = broker.wait(key, cid, seconds + 5)
+    took = time.monotonic() - start
+    assert rec.finished, f"still {rec.status} after {took:.1f} s"
+    return rec, took
+
+
+def gateway_kernels(name: str) -> int:
+    """Count the kernels the container's gateway holds (orphans would show here)."""
+    ep = containers.endpoint(containers.find(name))  # type: ignore[arg-type]
+    resp = requests.get(
+        f"{ep.url}/api/kernels", headers={"Authorization": f"token {ep.token}"}, timeout=5
+    )
+    return len(resp.json())
+
+
+def run_ok(broker: Broker, key: str, code: str, expect: str) -> None:
+    """Run a cell and check it printed ``expect``."""
+    cid = f"ok-{time.monotonic_ns()}"
+    broker.run(key, cid, code)
+    rec = broker.wait(key, cid, 120)
+    assert rec.status == "done", rec.message
+    assert expect in str(rec.outputs.outputs[-1].get("text"))
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+def test_container_killed_or_stopped_mid_cell(
+    how: str, kernel: str, broker: Broker, folder: Path
+) -> None:
+    broker.attach("nb", f"docker:{kernel}", folder)
+    broker.attach("local", "local", folder)
+    broker.run("nb", "sleep", "import time; time.sleep(120)")
+    broker.run("local", "l1", "x = 41")
+    wait_running(broker, "nb", "sleep")
+    cmd = ["docker", "kill"] if how == "kill" else ["docker", "stop", "-t", "1"]
+    start = time.monotonic()
+    subprocess.run([*cmd, containers.container_name(kernel)], check=True, capture_output=True)
+    rec, took = finished_within(broker, "nb", "sleep", 10, start)
+    assert took < (5 if how == "kill" else 10)
+    assert rec.status == "error" and "exited with code" in (rec.message or "")
+    assert "restart the kernel" in (rec.message or "")
+    assert broker.kernel_status("nb") == "dead"
+    run_ok(broker, "local", "print(x + 1)", "42")  # local kernels never noticed
+    broker.restart("nb")
+    run_ok(broker, "nb", "print('back')", "back")
+    assert gateway_kernels(kernel) == 1  # the fresh container holds just the new kernel
+    done = {"kill": "killed", "stop": "stopped (docker stop -t 1)"}[how]
+    record("fault", f"container {done} from outside mid-cell", f"told in {took:.1f} s; restart ok")
+
+
+def test_kernel_killed_for_memory_says_so(kernel: str, settings: Settings, folder: Path) -> None:
+    small = Broker(dataclasses.replace(settings, kernel_memory="200m"))
+    try:
+        small.attach("nb", f"docker:{kernel}", folder)
+        small.run("nb", "warm", "1")
+        small.wait("nb", "warm", 120)
+        start = time.monotonic()
+        small.run("nb", "hog", "hog = b'x' * (1 << 30)")
+        rec, took = finished_within(small, "nb", "hog", 30, start)
+        assert rec.status == "error"
+        assert "killed for memory: used 200 MB of limit 200 MB" in (rec.message or "")
+        small.restart("nb")
+        run_ok(small, "nb", "print('fits')", "fits")
+        assert gateway_kernels(kernel) == 1
+    finally:
+        small.shutdown_all(wait=True)
+    assert gateway_kernels(kernel) == 0  # shutdown leaves no kernel in the container
+    record(
+        "fault",
+        "Docker kernel OOM-killed (200 MB limit)",
+        f"told {took:.1f} s after the cell began",
+    )
+
+
+def test_endless_loop_interrupted_within_2_s(kernel: str, broker: Broker, folder: Path) -> None:
+    broker.attach("nb", f"docker:{kernel}", folder)
+    broker.run("nb", "loop", "while True:\n    pass")
+    wait_running(broker, "nb", "loop")
+    broker.interrupt("nb")
+    rec, took = finished_within(broker, "nb", "loop", 2)
+    assert took < 2 and rec.status == "interrupted"
+    run_ok(broker, "nb", "print('still here')", "still here")
+    record("fault", "endless loop, Interrupt (Docker)", f"stopped in {took:.2f} s")
+
+
+def test_unreachable_engine_is_told_and_recovers(
+    kernel: str, broker: Broker, folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broker.attach("local", "local", folder)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-dockerd.sock")
+    availability.forget()
+    broker.attach("nb", f"docker:{kernel}", folder)
+    start = time.monotonic()
+    broker.run("nb", "c1", "print('docker')")
+    rec, took = finished_within(broker, "nb", "c1", 10, start)
+    assert took < 10 and rec.status == "error"
+    assert "Docker daemon not reachable" in (rec.message or "")
+    assert "use a local kernel" in (rec.message or "")
+    run_ok(broker, "local", "print('local ok')", "local ok")
+    monkeypatch.undo()  # the engine is back
+    availability.forget()
+    broker.restart("nb")
+    run_ok(broker, "nb", "print('docker again')", "docker again")
+    record(
+        "fault", "Docker engine unreachable (DOCKER_HOST -> dead socket)", f"told in {took:.1f} s"
+    )
