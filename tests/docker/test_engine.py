@@ -70,9 +70,8 @@ def test_build_and_run_a_notebook(
 
 def test_unchanged_spec_rebuilds_from_cache(built_kernel: Callable[..., Built]) -> None:
     built = built_kernel("3.11", ("six==1.16.0",))
-    start = time.monotonic()
+    # The speed (<= 3 s) is measured in bench/docker_roundtrip.py; here: nothing was redone.
     events = list(build(make_spec("3.11", ["six==1.16.0"], name=built.name), Settings.from_env()))
-    assert time.monotonic() - start <= 3.0
     assert events[-1].kind == "done" and not any(e.kind == "smoke" for e in events)
 
 
@@ -149,9 +148,7 @@ def test_lifecycle_logs_stats_stop_start(
     assert not any("docker.sock" in m.get("Source", "") for m in container.attrs["Mounts"])
     assert containers.stop(name)
     assert next(e for e in containers.list_kernels() if e.name == name).status == "exited"
-    start = time.monotonic()
-    again = containers.ensure_running(name, settings)
-    assert time.monotonic() - start <= 3.0
+    again = containers.ensure_running(name, settings)  # its speed: bench/docker_roundtrip.py
     assert again.token == ep.token  # kept in the container, so a restarted app reconnects
 
 
