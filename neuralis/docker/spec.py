@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from neuralis.errors import InvalidInput, InvalidName, InvalidPackage
 
@@ -27,6 +28,9 @@ MAX_PACKAGE_LENGTH = 300
 _FORBIDDEN = set("$`\\{}|&\n\r\t\0")
 _FORBIDDEN_RENDERED = {*_FORBIDDEN, "'"}
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's rule for comments in requirements files
+# Direct URLs are fetched by pip inside the build: file:, ftp:, ssh: and plain http: reach
+# the build machine's files, keys or an unauthenticated network; only TLS downloads pass.
+URL_SCHEMES = ("https", "git+https")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,12 @@ def parse_package(text: str) -> str:
             f"Package {shown!r} is not a PEP 508 requirement ({_first_line(exc)}); "
             "e.g. 'numpy==2.1.3'."
         ) from exc
+    scheme = urlsplit(req.url).scheme.lower() if req.url else ""
+    if req.url and scheme not in URL_SCHEMES:
+        raise InvalidPackage(
+            f"Package {shown!r} points at a {scheme or 'relative'!s} URL: only "
+            "https:// and git+https:// URLs are allowed."
+        )
     rendered = str(req)
     if set(rendered) & _FORBIDDEN_RENDERED:
         raise InvalidPackage(f"Package {shown!r} contains quotes outside a marker: not allowed.")

@@ -65,6 +65,8 @@ def parse_notebook(data: bytes | str, name: str = "the file") -> NotebookNode:
         raise NotebookFormatError(f"{name} is not a notebook: it is not JSON ({exc}).") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("nbformat"), int):
         raise NotebookFormatError(f"{name} is not a notebook: it has no 'nbformat' version.")
+    if not isinstance(raw.get("nbformat_minor", 0), int):  # nbformat asserts on it
+        raise NotebookFormatError(f"{name} is not a valid notebook: 'nbformat_minor' is no number.")
     if raw["nbformat"] not in (3, 4):
         raise NotebookFormatError(
             f"{name} is nbformat {raw['nbformat']}; only versions 3 and 4 can be opened."
