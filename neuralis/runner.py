@@ -54,6 +54,7 @@ def run_notebook(
     infrastructure failures; a cell raising is reported in the result, not raised.
     ``kernel``, when given (perhaps already launched), is used and shut down like our own.
     """
+
     def factory(spec: str, cwd: Path | None) -> Kernel:
         return kernel or connect(spec, cwd=cwd, settings=settings, headless=True)
 
