@@ -10,6 +10,7 @@ one kernel is only ever driven by its own worker (a jupyter_client client is not
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections import deque
@@ -23,6 +24,8 @@ from neuralis.errors import KernelDied, KernelError, NeuralisError
 from neuralis.kernels import Kernel, KernelInfo, connect
 from neuralis.messages import Msg
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
+
+log = logging.getLogger(__name__)
 
 RunStatus = Literal["queued", "running", "done", "error", "interrupted"]
 KernelStatus = Literal["none", "starting", "idle", "busy", "dead"]
@@ -416,6 +419,9 @@ class Broker:
                 self._execute(nb, rec, kernel)
             except NeuralisError as exc:
                 self._fail(nb, rec.cell_id, exc)
+            except Exception as exc:  # a bug must not wedge the notebook with a cell "running"
+                log.exception("run of cell %s failed", rec.cell_id)
+                self._fail(nb, rec.cell_id, KernelError(f"Internal error: {exc!r}"))
             finally:
                 with self._lock:
                     nb.running = None

@@ -138,3 +138,26 @@ def test_cull_idle_shuts_down_quiet_kernels(broker: Broker) -> None:
     assert broker.cull_idle(3600) == []
     assert broker.cull_idle(0) == ["nb"]
     assert broker.kernel_status("nb") == "none"
+
+
+def test_a_bug_in_a_kernel_does_not_wedge_the_notebook(tmp_path: Path) -> None:
+    class Broken:
+        spec = "broken"
+
+        def start(self, timeout: float = 60.0) -> None:
+            pass
+
+        def execute(self, *a: object, **kw: object) -> None:
+            raise RuntimeError("unexpected")
+
+        def shutdown(self) -> None:
+            pass
+
+    b = Broker(kernel_factory=lambda spec, cwd: Broken())  # type: ignore[arg-type,return-value]
+    b.attach("nb", "broken", tmp_path)
+    b.run_many("nb", [("a", "1"), ("b", "2")])
+    a = b.wait("nb", "a", 10)
+    assert a.status == "error" and "Internal error" in (a.message or "")
+    assert b.wait("nb", "b", 10).status == "interrupted"
+    assert not b.busy("nb")
+    b.shutdown_all(wait=True)
