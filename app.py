@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuralis.ui import sidebar
+from neuralis.ui import auth, sidebar
 
 st.set_page_config(page_title="Neuralis", page_icon=":material/edit_note:", layout="wide")
+auth.gate()  # no gate on loopback; secrets.toml turns on OIDC or a shared password
 
 page = st.navigation(
     [

@@ -1,0 +1,218 @@
+"""Security: kernel containers locked down, the app on loopback or behind a gate, no token
+in the page or the logs, and HTML outputs that cannot run script in the app's page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from neuralis.config import Settings
+from neuralis.docker import containers
+from tests.browser.conftest import ROOT, Server, free_port, require_browser, stop_server
+from tests.docker.conftest import Built
+from tests.reliability.conftest import record
+from tests.ui.conftest import make_notebook
+
+PASSWORD = "correct horse battery staple"
+GATEWAY_TOKEN = "gw-token-never-shown-4f1d2c"
+
+
+# --- kernel containers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def container(built_kernel: Callable[..., Built], settings: Settings) -> Iterator[str]:
+    name = built_kernel("3.11").name
+    containers.remove(name, image=False)
+    containers.ensure_running(name, settings)
+    yield name
+    containers.remove(name, image=False)
+
+
+@pytest.mark.docker
+def test_kernel_container_is_locked_down(container: str, settings: Settings) -> None:
+    c = containers.find(container)
+    assert c is not None
+    host, config = c.attrs["HostConfig"], c.attrs["Config"]
+    assert config["User"] not in ("", "0", "root")
+    assert all(p["USER"] != "root" for p in _processes(c))  # the gateway and the kernel
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
+    mounts = [m["Source"] for m in c.attrs["Mounts"]]
+    assert mounts == [str(settings.notebook_dir.resolve())]
+    assert not any("docker.sock" in m for m in mounts + (host.get("Binds") or []))
+    bindings = [b for ports in (c.attrs["NetworkSettings"]["Ports"] or {}).values()
+                for b in ports or []]  # fmt: skip
+    assert bindings and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+    assert host["Memory"] == 2 * 2**30 and host["NanoCpus"] == int(settings.kernel_cpus * 1e9)
+    assert host["PidsLimit"] == settings.kernel_pids and host["Init"] is True
+    record("security", "container HostConfig", "non-root, unprivileged, caps dropped, no socket, "
+           "127.0.0.1 only, memory/CPU/pids limits")  # fmt: skip
+
+
+def _processes(c: Any) -> list[dict[str, str]]:
+    top = c.top(ps_args="-o pid,user,args")
+    return [dict(zip(top["Titles"], row, strict=True)) for row in top["Processes"]]
+
+
+@pytest.mark.docker
+def test_gateway_refuses_requests_without_the_container_token(
+    container: str, settings: Settings
+) -> None:
+    ep = containers.ensure_running(container, settings)
+    assert len(ep.token) >= 24
+    url = f"{ep.url}/api/kernels"
+    assert requests.get(url, timeout=5).status_code in (401, 403)
+    wrong = {"Authorization": "token " + "x" * len(ep.token)}
+    assert requests.get(url, headers=wrong, timeout=5).status_code in (401, 403)
+    assert requests.post(url, json={"name": "python3"}, timeout=5).status_code in (401, 403)
+    ok = {"Authorization": f"token {ep.token}"}
+    assert requests.get(url, headers=ok, timeout=5).status_code == 200
+    assert not any(ep.token in line for line in containers.logs(container, tail=500))
+    containers.remove(container, image=False)  # a new container draws a new token
+    again = containers.ensure_running(container, settings)
+    assert again.token != ep.token
+    record("security", "gateway token per container", "no/wrong token refused (401/403); "
+           "new container, new token; token not in its log")  # fmt: skip
+
+
+# --- the app: gate, loopback -----------------------------------------------------------------
+
+
+def test_shared_password_gate(app: Callable[..., AppTest], notebook_dir: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["neuralis"] = {"password": PASSWORD}
+    at.run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "run-all"] and not at.expander
+    assert not notebook_dir.exists()  # nothing ran behind the gate, not even the first start
+    at.text_input(key="gate-password").input("wrong").run()
+    at.button(key="FormSubmitter:gate-Enter").click().run()
+    assert any("Wrong password" in e.value for e in at.error) and not at.expander
+    at.text_input(key="gate-password").input(PASSWORD)
+    at.button(key="FormSubmitter:gate-Enter").click().run()
+    assert not at.exception and at.expander  # the notebook browser
+    assert (notebook_dir / "welcome.ipynb").exists()
+    assert PASSWORD not in _everything(at)
+    record("security", "shared-password gate (secrets.toml)", "wrong refused, right admitted")
+
+
+def test_oidc_gate_asks_to_log_in(app: Callable[..., AppTest], notebook_dir: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "s" * 32,
+        "client_id": "neuralis",
+        "client_secret": "secret",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"] and not at.expander
+    assert not notebook_dir.exists()
+    record("security", "OIDC gate (st.login, [auth] in secrets.toml)", "nothing shown before login")
+
+
+def _everything(at: AppTest) -> str:
+    kinds = ("markdown", "caption", "code", "error", "warning", "info", "text_input", "html")
+    return "\n".join(str(getattr(e, "value", "")) for k in kinds for e in at.get(k))
+
+
+def listening(port: int) -> set[str]:
+    """Return the local addresses listening on ``port`` (IPv4 and IPv6, from /proc)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, hexport = local.partition(":")
+            if state == "0A" and int(hexport, 16) == port:
+                found.add(addr)
+    return found
+
+
+@pytest.fixture(scope="module")
+def gated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app as `streamlit run app.py` starts it (no address given), with a password."""
+    require_browser()
+    base = tmp_path_factory.mktemp("gated")
+    (base / "secrets.toml").write_text(f'[neuralis]\npassword = "{PASSWORD}"\n')
+    folder = base / "notebooks"
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--secrets.files", str(base / "secrets.toml")]  # fmt: skip
+    env = dict(os.environ, NEURALIS_NOTEBOOK_DIR=str(folder), NEURALIS_GATEWAY_TOKEN=GATEWAY_TOKEN,
+               NEURALIS_GATEWAY_URL="http://127.0.0.1:9")  # fmt: skip
+    log = open(base / "streamlit.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", folder, proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{server.url}/_stcore/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    yield server
+    stop_server(server)
+
+
+@pytest.mark.browser
+def test_app_listens_on_loopback_by_default(gated_server: Server) -> None:
+    port = int(gated_server.url.rsplit(":", 1)[1])
+    addresses = listening(port)
+    assert addresses == {"0100007F"}, addresses  # 127.0.0.1, nothing on 0.0.0.0 or ::
+    record("security", "app address by default", "127.0.0.1 only (.streamlit/config.toml)")
+
+
+XSS = [
+    "from IPython.display import HTML, display\n"
+    "display(HTML('<b>bold survives</b>'))\n"
+    'display(HTML("<img src=x onerror=\\"window.top.__pwned=\'img\'\\">"))\n'
+    "display(HTML(\"<script>window.top.__pwned='script';"
+    "try { window.parent.document.title='pwned' } catch (e) {}</script><i>scripted</i>\"))",
+    "print('done')",
+]
+
+
+@pytest.mark.browser
+def test_gate_tokens_and_script_in_outputs(gated_server: Server, browser: Any) -> None:
+    make_notebook(gated_server.notebook_dir, "xss.ipynb", XSS)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{gated_server.url}/?file=xss.ipynb")
+        box = page.get_by_label("Team password")
+        box.wait_for()
+        assert page.get_by_role("button", name="Run all", exact=True).count() == 0
+        box.fill(PASSWORD)
+        page.get_by_role("button", name="Enter").click()
+        page.get_by_role("button", name="Run all", exact=True).click()
+        page.get_by_text("done", exact=True).first.wait_for()
+        page.get_by_text("bold survives").first.wait_for()
+        page.wait_for_timeout(1500)  # time for any script to have run
+        assert page.evaluate("() => window.__pwned") is None
+        assert page.title() != "pwned"
+        frames = page.locator("iframe[src^='data:text/html']")
+        assert frames.count() == 2  # scripted HTML runs only in opaque-origin frames
+        page.frame_locator("iframe[src^='data:text/html']").nth(1).get_by_text(
+            "scripted"
+        ).wait_for()
+        html = page.content()
+        assert PASSWORD not in html and GATEWAY_TOKEN not in html
+    finally:
+        context.close()
+    log = (gated_server.notebook_dir.parent / "streamlit.log").read_text()
+    assert PASSWORD not in log and GATEWAY_TOKEN not in log
+    record("security", "<script> and onerror in an output (Chromium)", "did not run in the page")
+    record("security", "password and gateway token", "absent from the page and the app's log")
