@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from neuralis.document import Document
@@ -11,6 +13,8 @@ from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.outputs import render_outputs
 
+QUICK_WAIT = 0.15
+EAGER_EDITORS = 40
 SEEN = "neuralis_seen"
 """Cell id -> the run record the cell last drew; the live poller compares against it."""
 EDITING = "neuralis_editing"
@@ -59,7 +63,9 @@ def _cell(cell_id: str) -> None:
 
 def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> None:
     """Draw the cell's controls: few widgets, since every widget costs on every rerun."""
-    run, status, actions = st.columns([1.1, 4, 2.6], vertical_alignment="center")
+    # One horizontal flex row (not columns): fewer nodes for the browser to redraw.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    run = status = actions = row
     if kind == "code":
         run.button(
             "Run",
@@ -80,9 +86,12 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
             args=(cell_id,),
         )
         status.caption("Markdown")
+    options = [a for a in ACTIONS if a != "edit"]
+    if kind == "code" and not _has_editor(doc, cell_id):
+        options.insert(0, "edit")
     actions.segmented_control(
         "Cell actions",
-        list(ACTIONS),
+        options,
         format_func=ACTIONS.__getitem__,
         key=f"act-{cell_id}",
         label_visibility="collapsed",
@@ -91,7 +100,8 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
     )
 
 
-ACTIONS = {  # move up, move down, add above, add below, code <-> markdown, delete
+ACTIONS = {  # open the editor, up, down, add above, add below, code <-> markdown, delete
+    "edit": ":material/edit:",
     "up": ":material/arrow_upward:",
     "down": ":material/arrow_downward:",
     "above": ":material/vertical_align_top:",
@@ -111,6 +121,10 @@ def _on_run(cell_id: str) -> None:
         save(doc)
     st.session_state[SELECTED] = cell_id
     run_cells(doc, [cell_id])
+    # Most cells take milliseconds: a short wait lets this very rerun draw the output,
+    # saving the poller's round trip. The cell still runs in the broker's thread.
+    with contextlib.suppress(KeyError):
+        state.broker().wait(doc.key, cell_id, timeout=QUICK_WAIT)
     st.rerun(scope=[cell_key(cell_id), LIVE_KEY])
 
 
@@ -126,9 +140,24 @@ def _on_action(cell_id: str) -> None:
     if doc is None or action is None:
         return
     st.session_state[SELECTED] = cell_id
+    if action == "edit":  # only this cell changes: its fragment reruns by itself
+        st.session_state.setdefault(EDITING, set()).add(cell_id)
+        return
     _restructure(doc, cell_id, action)
     doc.save()
     st.rerun()
+
+
+def _has_editor(doc: Document, cell_id: str) -> bool:
+    """Tell whether a code cell shows its editor: always, unless the notebook is large.
+
+    Each editor is a component iframe, and the browser slows down with every one of them;
+    in a notebook of more than EAGER_EDITORS code cells an editor opens when asked for.
+    """
+    if cell_id in st.session_state.get(EDITING, set()):
+        return True
+    code_cells: int = sum(c.cell_type == "code" for c in doc.nb.cells)
+    return code_cells <= EAGER_EDITORS
 
 
 def editor_key(doc: Document, cell_id: str) -> str:
@@ -151,7 +180,11 @@ def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
 
 
 def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) -> None:
-    text = code_editor(editor_key(doc, cell_id), source)
+    if not _has_editor(doc, cell_id):
+        st.code(source or " ", language="python", line_numbers=True)
+        text = source
+    else:
+        text = code_editor(editor_key(doc, cell_id), source)
     if cells.set_source(doc.nb, cell_id, text):
         st.session_state[SELECTED] = cell_id
         save(doc)

@@ -247,3 +247,21 @@ def test_clear_outputs(app: Callable[..., AppTest], notebook_dir: Path) -> None:
     at.button(key="clear-outputs").click().run()
     assert read(notebook_dir, "clr.ipynb")["cells"][0]["outputs"] == []
     assert "x" not in [c.value for c in at.code]
+
+
+def test_large_notebooks_open_editors_on_demand(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    ids = make_notebook(notebook_dir, "big.ipynb", [f"x{i} = {i}" for i in range(45)])
+    at = app(file="big.ipynb")
+    assert not at.exception
+    assert "x3 = 3" in [c.value for c in at.code]  # shown as code, no editor iframe
+    editors = [e for e in at.get("component_instance")]
+    assert editors == []
+    at.button_group(key=f"act-{ids[3]}").set_value("edit").run()
+    assert len(at.get("component_instance")) == 1
+    at.session_state[f"ace-{ids[3]}-0"] = "print('edited big')"
+    at.run()
+    at.button(key=f"run-{ids[3]}").click().run()
+    wait_done(at)
+    assert "edited big" in [c.value for c in at.code]

@@ -1,0 +1,114 @@
+"""How the Notebook page scales: Run on one cell in a 5-cell vs a 200-cell notebook.
+
+Starts `streamlit run app.py` on a temporary folder, drives Debian's Chromium with Playwright
+and prints medians: click Run -> output visible (goal: 200-cell / 5-cell <= 1.2), and the time
+to open a 200-cell notebook (page load -> every editor drawn). Not part of the test run.
+
+    python bench/ui_scaling.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from neuralis.ui.cells import EAGER_EDITORS  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+from tests.ui.conftest import make_notebook  # noqa: E402
+
+PROBE = "n = globals().get('n', 0) + 1\nprint(f'run-{n}-done')"
+
+
+def notebook(folder: Path, name: str, cells: int) -> str:
+    """Write a notebook of ``cells`` code cells; the middle one is the probe; return its id."""
+    sources = [f"x{i} = {i}" for i in range(cells)]
+    sources[cells // 2] = PROBE
+    return make_notebook(folder, name, sources)[cells // 2]
+
+
+def open_page(page: Any, url: str, cells: int) -> float:
+    """Load a notebook; return seconds until its cells (and editors, if eager) are drawn."""
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("button", name="Run all", exact=True).wait_for()
+    page.wait_for_function(
+        f"document.querySelectorAll('[class*=\"st-key-box-\"]').length >= {cells}",
+        timeout=300_000,
+    )
+    editors = cells if cells <= EAGER_EDITORS else 0  # large notebooks open editors on demand
+    page.wait_for_function(
+        f"document.querySelectorAll('iframe[title*=\"streamlit_ace\"]').length >= {editors}",
+        timeout=300_000,
+    )
+    return time.perf_counter() - start
+
+
+def click_once(page: Any, cell_id: str, n: int) -> float:
+    """Click the probe's Run button; return seconds until its ``n``-th output shows."""
+    button = page.locator(f".st-key-run-{cell_id} button").first
+    start = time.perf_counter()
+    button.click()
+    page.get_by_text(f"run-{n}-done", exact=True).first.wait_for(timeout=120_000)
+    elapsed = time.perf_counter() - start
+    page.wait_for_timeout(700)  # let the poller stop before the next click
+    return elapsed
+
+
+def interleaved(pages: dict[str, tuple[Any, str]], runs: int) -> dict[str, list[float]]:
+    """Alternate clicks between the notebooks, so load from elsewhere hits both alike."""
+    times: dict[str, list[float]] = {name: [] for name in pages}
+    for page, cell_id in pages.values():
+        click_once(page, cell_id, 1)  # the first run also starts the kernel
+    for n in range(2, runs + 2):
+        for name, (page, cell_id) in pages.items():
+            times[name].append(click_once(page, cell_id, n))
+    return times
+
+
+def main() -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "notebooks"
+        small, large = notebook(folder, "small.ipynb", 5), notebook(folder, "large.ipynb", 200)
+        server = start_server(folder)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+                )
+                small_page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                large_page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                for page in (small_page, large_page):
+                    page.set_default_timeout(120_000)
+                open_page(small_page, f"{server.url}/?file=small.ipynb", 5)
+                t_open = open_page(large_page, f"{server.url}/?file=large.ipynb", 200)
+                times = interleaved(
+                    {"small": (small_page, small), "large": (large_page, large)}, args.runs
+                )
+                t_small, t_large = times["small"], times["large"]
+                browser.close()
+        finally:
+            stop_server(server)
+    med_small, med_large = statistics.median(t_small), statistics.median(t_large)
+    print(f"click Run -> output,   5 cells: median {med_small * 1000:.0f} ms ({args.runs} runs)")
+    print(f"click Run -> output, 200 cells: median {med_large * 1000:.0f} ms ({args.runs} runs)")
+    print(f"ratio 200/5: {med_large / med_small:.2f} (goal <= 1.2)")
+    print(f"open a 200-cell notebook: {t_open:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
