@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -75,3 +76,22 @@ def test_ctrl_enter_runs_what_the_editor_shows(page: Any, server: Server) -> Non
     saved = read(server.notebook_dir, "typing.ipynb").cells[0]
     assert saved.source == "print('typed', 6 * 7)"
     assert saved.outputs[0].text == "typed 42\n"
+
+
+def test_outputs_stream_in_and_survive_a_reload(page: Any, server: Server) -> None:
+    slow = (
+        "import time\nfor i in range(1, 5):\n"
+        "    print('tick', i, flush=True)\n    time.sleep(1)\nprint('finished')"
+    )
+    make_notebook(server.notebook_dir, "slow.ipynb", [slow])
+    open_notebook(page, server, "slow.ipynb")
+    page.locator('[class*="st-key-run-"] button').first.click()
+    page.get_by_text("tick 1").first.wait_for()
+    assert page.get_by_text("finished").count() == 0  # streamed in while the cell runs
+    page.reload()
+    page.get_by_text(re.compile(r"tick 1\s+tick 2")).first.wait_for()  # all it printed so far
+    other = page.context.new_page()  # a second tab attaches to the same run
+    other.goto(f"{server.url}/?file=slow.ipynb")
+    for tab in (page, other):
+        tab.get_by_text("finished").first.wait_for()
+    other.close()
