@@ -80,8 +80,8 @@ def test_ctrl_enter_runs_what_the_editor_shows(page: Any, server: Server) -> Non
 
 def test_outputs_stream_in_and_survive_a_reload(page: Any, server: Server) -> None:
     slow = (
-        "import time\nfor i in range(1, 5):\n"
-        "    print('tick', i, flush=True)\n    time.sleep(1)\nprint('finished')"
+        "import time\nfor i in range(1, 7):\n"
+        "    print('tick', i, flush=True)\n    time.sleep(1.5)\nprint('finished')"
     )
     make_notebook(server.notebook_dir, "slow.ipynb", [slow])
     open_notebook(page, server, "slow.ipynb")
