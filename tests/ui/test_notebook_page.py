@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def test_each_mime_type_is_rendered(app: Callable[..., AppTest], notebook_dir: P
     at.button(key=f"run-{cid}").click().run()
     wait_done(at)
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 1
+    if importlib.util.find_spec("plotly") is not None:
+        assert len(at.get("plotly_chart")) == 1
+    else:  # st.plotly_chart needs plotly in the app's environment: the bundle falls back
+        assert "plotly" in [c.value for c in at.code]
     assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) == 1
     assert len(at.image) == 3  # png, jpeg, svg
     htmls = [h.value for h in at.get("html")]
