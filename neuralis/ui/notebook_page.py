@@ -9,6 +9,7 @@ from neuralis.notebook import cells as ops
 from neuralis.ui import state
 from neuralis.ui.cells import SELECTED, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
+from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
 from neuralis.ui.kernel_bar import draw_kernel_bar, restart
 from neuralis.ui.live import draw_live
@@ -29,6 +30,7 @@ def render() -> None:
     draw_conflict(doc)
     draw_document_actions(ws, doc)
     draw_kernel_bar()
+    render_environment_panel(doc)
     _toolbar(doc)
     for cell in list(doc.nb.cells):
         draw_cell(str(cell["id"]))
