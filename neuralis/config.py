@@ -21,6 +21,8 @@ class Settings:
     kernel_memory: str = "2g"
     kernel_cpus: float = 1.0
     kernel_pids: int = 512
+    kernel_idle_timeout: float = 3600.0
+    """Seconds a kernel no browser session shows may idle before it is shut down."""
     env_prefix: str = "env"
 
     @classmethod
@@ -44,5 +46,8 @@ class Settings:
             kernel_memory=opt("NEURALIS_KERNEL_MEMORY") or cls.kernel_memory,
             kernel_cpus=float(opt("NEURALIS_KERNEL_CPUS") or cls.kernel_cpus),
             kernel_pids=int(opt("NEURALIS_KERNEL_PIDS") or cls.kernel_pids),
+            kernel_idle_timeout=float(
+                opt("NEURALIS_KERNEL_IDLE_TIMEOUT") or cls.kernel_idle_timeout
+            ),
             env_prefix=opt("NEURALIS_ENV_PREFIX") or cls.env_prefix,
         )

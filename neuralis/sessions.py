@@ -90,6 +90,11 @@ class ClientHandle:
         self.sessions.attach(self.session_id, notebook)
 
     def release(self) -> None:
-        """Detach this session and cull what nobody uses any more."""
+        """Detach this session, cull what nobody uses any more, and again once it expires."""
         self.sessions.release(self.session_id)
         self.sessions.cull()
+        # Nothing else calls cull() when the last tab closes: without this timer the kernels
+        # it left would idle until the next release, however late that comes.
+        timer = threading.Timer(self.sessions.idle_timeout + 0.5, self.sessions.cull)
+        timer.daemon = True
+        timer.start()

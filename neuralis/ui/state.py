@@ -20,9 +20,10 @@ NOTICE = "neuralis_notice"
 @st.cache_resource(show_spinner=False)
 def sessions() -> Sessions:
     """Return the process-wide broker, wrapped in the session registry."""
-    broker = Broker(Settings.from_env())
+    settings = Settings.from_env()
+    broker = Broker(settings)
     atexit.register(broker.shutdown_all)  # no kernel outlives the server
-    return Sessions(broker)
+    return Sessions(broker, settings.kernel_idle_timeout)
 
 
 def _release(handle: ClientHandle) -> None:
