@@ -91,6 +91,7 @@ def test_endless_loop_interrupted_within_2_s(
     at = app(file="loop.ipynb")
     at.button(key=f"run-{cid}").click().run()
     wait_for(at, cid, running_for(1.0), 30)
+    at.run()  # a full run draws the toolbar (the run button reran only fragments)
     at.button(key="interrupt").click().run()
     clicked = time.monotonic()
     rec = wait_for(at, cid, lambda r: r.finished, 5)
