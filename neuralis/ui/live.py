@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from neuralis.document import Document
+from neuralis.execution import Broker
 from neuralis.ui import state
 from neuralis.ui.cells import LIVE_KEY, SEEN, STATUS_KEYS, cell_key
 from neuralis.ui.rerun import rerun_fragments
@@ -30,7 +32,9 @@ def _host() -> None:
         return
     broker = state.broker()
     st.session_state[_STATUS_SEEN] = broker.kernel_status(doc.key)
-    if broker.busy(doc.key):
+    # Poll until every record is drawn, not only while runs go on: under load a rerun of a
+    # cell can be superseded, and a poller stopped early would leave a finished cell stale.
+    if broker.busy(doc.key) or _stale(doc, broker):
         st.session_state[_JUST_DRAWN] = True  # what is on screen is fresh: skip one tick
         st.fragment(_poll, run_every=POLL_SECONDS)()
 
@@ -42,18 +46,23 @@ def _poll() -> None:
     if doc is None:
         return
     broker = state.broker()
-    seen = st.session_state.get(SEEN, {})
-    ids = {c.get("id") for c in doc.nb.cells}
-    stale = [
-        cell_key(cid)
-        for cid, rec in broker.records(doc.key).items()
-        if cid in ids and seen.get(cid) is not rec
-    ]
+    stale = _stale(doc, broker)
     status = broker.kernel_status(doc.key)
     if status != st.session_state.get(_STATUS_SEEN):
         st.session_state[_STATUS_SEEN] = status
         stale.extend(STATUS_KEYS)
-    if not broker.busy(doc.key):
-        stale.extend([LIVE_KEY, *STATUS_KEYS])  # runs are over: the host stops the timer
+    if not stale and not broker.busy(doc.key):
+        stale = [LIVE_KEY, *STATUS_KEYS]  # all drawn, runs over: the host stops the timer
     if stale:
         rerun_fragments(list(dict.fromkeys(stale)))
+
+
+def _stale(doc: Document, broker: Broker) -> list[str]:
+    """Return the fragment keys of cells whose latest record is not on screen yet."""
+    seen = st.session_state.get(SEEN, {})
+    ids = {c.get("id") for c in doc.nb.cells}
+    return [
+        cell_key(cid)
+        for cid, rec in broker.records(doc.key).items()
+        if cid in ids and seen.get(cid) is not rec
+    ]
