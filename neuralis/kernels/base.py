@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 from neuralis import messages
 from neuralis.errors import KernelDied, KernelTimeout
@@ -89,6 +89,28 @@ class Kernel(Protocol):
 
     def info(self) -> KernelInfo:
         """Return what the kernel reported when it became ready."""
+
+
+class OwnedKernel:
+    """What the implementations share: their ``kernel_info``, and closing with ``with``."""
+
+    _info: KernelInfo | None = None
+
+    def shutdown(self) -> None:
+        """Stop the kernel; implementations release their own resources."""
+        raise NotImplementedError
+
+    def info(self) -> KernelInfo:
+        """Return the ``kernel_info`` read when the kernel last became ready."""
+        if self._info is None:
+            raise KernelDied("The kernel has not been started.")
+        return self._info
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
 
 
 class Transport(Protocol):

@@ -31,6 +31,7 @@ from neuralis.kernels.base import (
     ExecuteReply,
     KernelInfo,
     OnMessage,
+    OwnedKernel,
     StdinHandler,
     run_execute,
 )
@@ -66,7 +67,7 @@ def decode_frame(data: bytes | str, binary: bool) -> Msg:
     return msg
 
 
-class GatewayKernel:
+class GatewayKernel(OwnedKernel):
     """A kernel started on a gateway and owned by this object."""
 
     def __init__(
@@ -239,18 +240,6 @@ class GatewayKernel:
         except GatewayError:
             return False
         return bool(model) and model.get("execution_state") != "dead"
-
-    def info(self) -> KernelInfo:
-        """Return the ``kernel_info`` read at start or restart."""
-        if self._info is None:
-            raise KernelDied("The kernel has not been started.")
-        return self._info
-
-    def __enter__(self) -> GatewayKernel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
 
     def _channels(self) -> _Channels:
         if self._socket is None:

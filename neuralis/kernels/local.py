@@ -20,6 +20,7 @@ from neuralis.kernels.base import (
     ExecuteReply,
     KernelInfo,
     OnMessage,
+    OwnedKernel,
     StdinHandler,
     run_execute,
 )
@@ -42,7 +43,7 @@ def kernelspec_names() -> list[str]:
     return sorted(set(OwnPythonSpecs().find_kernel_specs()) | {"python3"})
 
 
-class LocalKernel:
+class LocalKernel(OwnedKernel):
     """A kernel process on this machine, owned by this object."""
 
     def __init__(
@@ -174,18 +175,6 @@ class LocalKernel:
     def is_alive(self) -> bool:
         """Poll the process."""
         return bool(self._km.has_kernel and self._km.is_alive())
-
-    def info(self) -> KernelInfo:
-        """Return the ``kernel_info`` read at start."""
-        if self._info is None:
-            raise KernelDied("The kernel has not been started.")
-        return self._info
-
-    def __enter__(self) -> LocalKernel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
 
     def _client(self) -> BlockingKernelClient:
         if self._kc is None:
