@@ -102,10 +102,11 @@ class LocalKernel(OwnedKernel):
             reply = kc.kernel_info(reply=True, timeout=timeout)
         except (RuntimeError, TimeoutError) as exc:
             log = self.log_tail()
+            died = not self.is_alive()
             self.shutdown()
+            what = "exited while starting" if died else f"did not become ready within {timeout:g} s"
             raise KernelStartError(
-                f"Kernel {self._name!r} did not become ready within {timeout:g} s: {exc}"
-                + (f"\nIts last words: {log}" if log else "")
+                f"Kernel {self._name!r} {what}: {exc}" + (f"\nIts last words: {log}" if log else "")
             ) from exc
         self._info = KernelInfo.from_reply(reply["content"])
 

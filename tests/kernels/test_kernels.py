@@ -163,3 +163,25 @@ def test_websocket_cut_mid_run_loses_nothing(gateway: Gateway) -> None:
             assert out.outputs[0].text == "".join(f"{i}\n" for i in range(30))
     finally:
         proxy.close()
+
+
+def test_a_kernel_that_dies_while_starting_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from neuralis.errors import KernelStartError
+    from neuralis.kernels.local import LocalKernel
+
+    spec_dir = tmp_path / "kernels" / "dies"
+    spec_dir.mkdir(parents=True)
+    argv = [
+        "python3",
+        "-c",
+        "import sys; sys.stderr.write('boom\\n'); sys.exit(3)",
+        "{connection_file}",
+    ]
+    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "dies"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    with pytest.raises(KernelStartError, match="exited while starting(?s:.*)boom"):
+        LocalKernel("dies").start(30)
