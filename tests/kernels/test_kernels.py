@@ -183,5 +183,5 @@ def test_a_kernel_that_dies_while_starting_says_so(
     ]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "dies"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    with pytest.raises(KernelStartError, match="exited while starting(?s:.*)boom"):
+    with pytest.raises(KernelStartError, match=r"exited while starting(?s:.*)boom"):
         LocalKernel("dies").start(30)
