@@ -270,9 +270,7 @@ class Broker:
             nb.cancel = nb.running is not None and nb.status == "starting"
             nb.answer = ""
             nb.answered.set()
-        if kernel is not None:
-            with contextlib.suppress(NeuralisError):  # a dead kernel is noticed by the run
-                kernel.interrupt()
+        _interrupt_quietly(kernel)
 
     def restart(self, notebook: str) -> None:
         """Drop the queue, restart the kernel and wait until it is ready (or dead)."""
@@ -281,9 +279,7 @@ class Broker:
             self._drop_queue(nb, "The kernel was restarted before it ran.")
             kernel = nb.kernel
             running = nb.running
-        if kernel is not None and running:
-            with contextlib.suppress(NeuralisError):
-                kernel.interrupt()
+        _interrupt_quietly(kernel if running else None)
         self._wait_idle(notebook, 5.0)
         with self._lock:
             nb.status = "starting"
@@ -310,9 +306,7 @@ class Broker:
                 return
             self._drop_queue(nb, "The kernel was shut down before it ran.")
             kernel = nb.kernel if nb.running else None
-        if kernel is not None:
-            with contextlib.suppress(NeuralisError):
-                kernel.interrupt()  # let the worker return before the kernel goes
+        _interrupt_quietly(kernel)  # let the worker return before the kernel goes
         with self._lock:
             self._stop_kernel(nb, wait=wait)
 
@@ -533,6 +527,13 @@ class Broker:
                 nb.error = None if nb.kernel is not None else str(exc)
             self._drop_queue(nb, "Not run: an earlier cell failed.")
             self._changed.notify_all()
+
+
+def _interrupt_quietly(kernel: Kernel | None) -> None:
+    """Interrupt a running kernel; a dead one is noticed by its run, so errors are dropped."""
+    if kernel is not None:
+        with contextlib.suppress(NeuralisError):
+            kernel.interrupt()
 
 
 def _quiet_shutdown(kernel: Kernel) -> None:
