@@ -24,6 +24,8 @@ class Settings:
     kernel_idle_timeout: float = 3600.0
     """Seconds a kernel no browser session shows may idle before it is shut down."""
     env_prefix: str = "env"
+    cell_window: int = 15
+    """Cells the Notebook page draws at a time (0: all); larger notebooks are paged."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,4 +52,5 @@ class Settings:
                 opt("NEURALIS_KERNEL_IDLE_TIMEOUT") or cls.kernel_idle_timeout
             ),
             env_prefix=opt("NEURALIS_ENV_PREFIX") or cls.env_prefix,
+            cell_window=max(0, int(opt("NEURALIS_CELL_WINDOW") or cls.cell_window)),
         )

@@ -12,6 +12,7 @@ from neuralis.notebook import cells
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.outputs import render_outputs
+from neuralis.ui.window import show_cell
 
 QUICK_WAIT = 0.15
 EAGER_EDITORS = 40
@@ -144,6 +145,7 @@ def _on_action(cell_id: str) -> None:
         st.session_state.setdefault(EDITING, set()).add(cell_id)
         return
     _restructure(doc, cell_id, action)
+    show_cell(doc, st.session_state.get(SELECTED))  # a moved or new cell stays in view
     doc.save()
     st.rerun()
 

@@ -15,6 +15,7 @@ from neuralis.execution import Broker
 from neuralis.ui import state
 from neuralis.ui.cells import LIVE_KEY, SEEN, STATUS_KEYS, cell_key
 from neuralis.ui.rerun import rerun_fragments
+from neuralis.ui.window import DRAWN
 
 POLL_SECONDS = 0.25
 _STATUS_SEEN = "neuralis_status_seen"
@@ -46,23 +47,32 @@ def _poll() -> None:
     if doc is None:
         return
     broker = state.broker()
+    busy = broker.busy(doc.key)  # before merging: once idle, every record is merged below
+    _merge_hidden(doc, broker)
     stale = _stale(doc, broker)
     status = broker.kernel_status(doc.key)
     if status != st.session_state.get(_STATUS_SEEN):
         st.session_state[_STATUS_SEEN] = status
         stale.extend(STATUS_KEYS)
-    if not stale and not broker.busy(doc.key):
+    if not stale and not busy:
         stale = [LIVE_KEY, *STATUS_KEYS]  # all drawn, runs over: the host stops the timer
     if stale:
         rerun_fragments(list(dict.fromkeys(stale)))
 
 
 def _stale(doc: Document, broker: Broker) -> list[str]:
-    """Return the fragment keys of cells whose latest record is not on screen yet."""
+    """Return the fragment keys of drawn cells whose latest record is not on screen yet."""
     seen = st.session_state.get(SEEN, {})
-    ids = {c.get("id") for c in doc.nb.cells}
+    drawn = st.session_state.get(DRAWN, set())
     return [
         cell_key(cid)
         for cid, rec in broker.records(doc.key).items()
-        if cid in ids and seen.get(cid) is not rec
+        if cid in drawn and seen.get(cid) is not rec
     ]
+
+
+def _merge_hidden(doc: Document, broker: Broker) -> None:
+    """Copy finished runs of cells outside the window into the file (drawn cells do it)."""
+    drawn = st.session_state.get(DRAWN, set())
+    records = broker.records(doc.key)
+    doc.merge_all({cid: rec for cid, rec in records.items() if cid not in drawn})

@@ -13,6 +13,7 @@ from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
 from neuralis.ui.kernel_bar import draw_kernel_bar, restart
 from neuralis.ui.live import draw_live
+from neuralis.ui.window import DRAWN, bounds, draw_pager, show_index
 
 
 def render() -> None:
@@ -32,10 +33,16 @@ def render() -> None:
     draw_kernel_bar()
     render_environment_panel(doc)
     _toolbar(doc)
-    for cell in list(doc.nb.cells):
-        draw_cell(str(cell["id"]))
+    start, stop = bounds(doc)
+    drawn = [str(cell["id"]) for cell in doc.nb.cells[start:stop]]
+    st.session_state[DRAWN] = set(drawn)
+    draw_pager(doc, "top")
+    for cell_id in drawn:
+        draw_cell(cell_id)
+    draw_pager(doc, "bottom")
     if st.button("Add cell", icon=":material/add:", key="add-cell-end"):
         st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))
+        show_index(doc, len(doc.nb.cells) - 1)
         doc.save()
         st.rerun()
     draw_live()

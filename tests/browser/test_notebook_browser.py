@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
 
+from neuralis.config import Settings
 from tests.browser.conftest import Server
 from tests.ui.conftest import make_notebook, read
 
@@ -95,3 +97,27 @@ def test_outputs_stream_in_and_survive_a_reload(page: Any, server: Server) -> No
     for tab in (page, other):
         tab.get_by_text("finished").first.wait_for()
     other.close()
+
+
+def test_a_paged_notebook_runs_and_saves_every_cell(page: Any, server: Server) -> None:
+    """More cells than a window: Run all shows drawn outputs live and saves hidden ones."""
+    w = Settings().cell_window
+    total = w + 5
+    make_notebook(server.notebook_dir, "paged.ipynb", [f"print('paged {i}')" for i in range(total)])
+    page.goto(f"{server.url}/?file=paged.ipynb")
+    page.get_by_role("button", name="Run all", exact=True).wait_for()
+    picker = page.locator(f".st-key-pager-pick-top-0-{total} input")
+    assert picker.input_value() == f"Cells 1-{w} of {total}"
+    page.get_by_role("button", name="Run all", exact=True).click()
+    page.get_by_text(f"paged {w - 1}", exact=True).first.wait_for()
+    assert page.get_by_text(f"paged {w}", exact=True).count() == 0  # on the next page
+    deadline = time.monotonic() + 30  # the live poller merges the hidden cells and saves
+    while time.monotonic() < deadline:
+        outputs = [c.outputs for c in read(server.notebook_dir, "paged.ipynb").cells]
+        if all(outputs):
+            break
+        time.sleep(0.2)
+    assert [o[0].text for o in outputs] == [f"paged {i}\n" for i in range(total)]
+    page.locator(".st-key-pager-next-bottom button").click()
+    page.get_by_text(f"paged {total - 1}", exact=True).first.wait_for()
+    assert page.get_by_text("paged 3", exact=True).count() == 0

@@ -92,11 +92,6 @@ def load_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(server)
 
 
-@pytest.mark.xfail(
-    reason="UI finding (neuralis/ui, being finished): with 10 sessions a page stops redrawing "
-    "a finished cell and a reload or second click does not always recover it within 55 s",
-    strict=False,
-)
 def test_ten_sessions_twenty_runs_each(load_server: Server, browser: Any) -> None:
     server, pid = load_server, load_server.process.pid
     started = time.monotonic()

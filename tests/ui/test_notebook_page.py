@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from neuralis.config import Settings
 from tests.ui.conftest import captions, make_notebook, read, texts, wait_done
 
 
@@ -269,3 +270,60 @@ def test_large_notebooks_open_editors_on_demand(
     at.button(key=f"run-{ids[3]}").click().run()
     wait_done(at)
     assert "edited big" in [c.value for c in at.code]
+
+
+def boxes(at: AppTest) -> list[str]:
+    """Return the ids of the cells drawn, in order (each sits in a keyed ``box-`` container)."""
+    seen = [getattr(node, "key", None) or "" for node in at.get("flex_container")]
+    found = [key.removeprefix("box-") for key in seen if key.startswith("box-")]
+    return found or [b.key.removeprefix("run-") for b in at.button if b.key.startswith("run-")]
+
+
+def test_large_notebooks_are_drawn_a_window_at_a_time(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    w = Settings().cell_window
+    total = 2 * w + 5
+    ids = make_notebook(notebook_dir, "paged.ipynb", [f"print('c{i}')" for i in range(total)])
+    at = app(file="paged.ipynb")
+    assert not at.exception
+    assert boxes(at) == ids[:w]
+    assert at.selectbox(key=f"pager-pick-top-0-{total}").value == 0
+    assert at.button(key="pager-prev-top").disabled
+    at.button(key="pager-next-bottom").click().run()
+    assert boxes(at) == ids[w : 2 * w]
+    at.selectbox(key=f"pager-pick-top-{w}-{total}").set_value(2 * w).run()
+    assert boxes(at) == ids[2 * w :]
+    assert at.button(key="pager-next-top").disabled
+    # Run all covers the whole notebook, drawn or not; every output reaches the file.
+    at.button(key="run-all").click().run()
+    wait_done(at)
+    outputs = [c.outputs[0].text for c in read(notebook_dir, "paged.ipynb").cells]
+    assert outputs == [f"c{i}\n" for i in range(total)]
+    shown = [c.value for c in at.code]
+    assert f"c{total - 1}" in shown and "c3" not in shown
+
+
+def test_a_new_cell_past_the_window_brings_the_window_along(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    w = Settings().cell_window
+    ids = make_notebook(notebook_dir, "grow.ipynb", [f"x{i} = {i}" for i in range(w)])
+    at = app(file="grow.ipynb")
+    assert boxes(at) == ids  # one window: no pager
+    assert not [s for s in at.selectbox if (s.key or "").startswith("pager-")]
+    at.button_group(key=f"act-{ids[-1]}").set_value("below").run()
+    cells = read(notebook_dir, "grow.ipynb").cells
+    assert len(cells) == w + 1
+    assert boxes(at) == [cells[w].id]  # the new cell, alone on the second page
+    at.button(key="pager-prev-top").click().run()
+    assert boxes(at) == ids
+
+
+def test_the_window_can_be_turned_off(
+    app: Callable[..., AppTest], notebook_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEURALIS_CELL_WINDOW", "0")
+    ids = make_notebook(notebook_dir, "all.ipynb", [f"x{i} = {i}" for i in range(30)])
+    at = app(file="all.ipynb")
+    assert boxes(at) == ids
