@@ -12,7 +12,8 @@ from neuralis.notebook import cells
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.outputs import render_outputs
-from neuralis.ui.window import show_cell
+from neuralis.ui.rerun import rerun_fragments
+from neuralis.ui.window import DRAWN, show_cell
 
 QUICK_WAIT = 0.15
 EAGER_EDITORS = 40
@@ -20,6 +21,7 @@ SEEN = "neuralis_seen"
 """Cell id -> the run record the cell last drew; the live poller compares against it."""
 EDITING = "neuralis_editing"
 SELECTED = "neuralis_selected"
+_RESELECT = "neuralis_reselect"
 LIVE_KEY = "nb-live"
 STATUS_KEYS = ("kernel-status", "kernel-bar")
 _STATUS_ICON = {
@@ -29,6 +31,23 @@ _STATUS_ICON = {
     "error": ":material/error:",
     "interrupted": ":material/stop_circle:",
 }
+
+
+# The selected cell (the last one run, edited or changed) is outlined: "Run above" and
+# "Run below" count from it.
+_SELECTED_STYLE = """<style>
+.st-key-box-CELL { border-color: #ff4b4b !important; box-shadow: inset 3px 0 0 #ff4b4b; }
+</style>"""
+
+
+def select(cell_id: str) -> list[str]:
+    """Make the cell the selected one; return the fragment keys to redraw (old and new)."""
+    before = st.session_state.get(SELECTED)
+    st.session_state[SELECTED] = cell_id
+    if before == cell_id:
+        return []
+    drawn = st.session_state.get(DRAWN, set())
+    return [cell_key(c) for c in (before, cell_id) if isinstance(c, str) and c in drawn]
 
 
 def cell_key(cell_id: str) -> str:
@@ -52,6 +71,8 @@ def _cell(cell_id: str) -> None:
     rec = state.broker().record(doc.key, cell_id)
     merged = rec is not None and doc.merge(rec)
     with st.container(border=True, key=f"box-{cell_id}"):
+        if st.session_state.get(SELECTED) == cell_id:
+            st.html(_SELECTED_STYLE.replace("CELL", cell_id))
         _header(doc, cell_id, cell.cell_type, rec)
         if cell.cell_type == "code":
             _code_body(doc, cell_id, cell.source, rec)
@@ -60,6 +81,8 @@ def _cell(cell_id: str) -> None:
     st.session_state.setdefault(SEEN, {})[cell_id] = rec
     if merged:
         save(doc)  # after drawing: the output shows before the file is written
+    if moved := st.session_state.pop(_RESELECT, None):
+        rerun_fragments(moved)
 
 
 def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> None:
@@ -120,13 +143,13 @@ def _on_run(cell_id: str) -> None:
     text = st.session_state.get(editor_key(doc, cell_id))
     if isinstance(text, str) and cells.set_source(doc.nb, cell_id, text):
         save(doc)
-    st.session_state[SELECTED] = cell_id
+    moved = select(cell_id)
     run_cells(doc, [cell_id])
     # Most cells take milliseconds: a short wait lets this very rerun draw the output,
     # saving the poller's round trip. The cell still runs in the broker's thread.
     with contextlib.suppress(KeyError):
         state.broker().wait(doc.key, cell_id, timeout=QUICK_WAIT)
-    st.rerun(scope=[cell_key(cell_id), LIVE_KEY])
+    st.rerun(scope=list(dict.fromkeys([cell_key(cell_id), LIVE_KEY, *moved])))
 
 
 def _on_edit(cell_id: str) -> None:
@@ -188,8 +211,9 @@ def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) 
     else:
         text = code_editor(editor_key(doc, cell_id), source)
     if cells.set_source(doc.nb, cell_id, text):
-        st.session_state[SELECTED] = cell_id
         save(doc)
+        if moved := select(cell_id):  # outline this cell, not the one selected before
+            st.session_state[_RESELECT] = moved
     if rec is not None and (rec.started_at is not None or rec.status == "queued"):
         render_outputs(rec.outputs.outputs)
     else:

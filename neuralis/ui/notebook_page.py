@@ -68,9 +68,13 @@ def _toolbar(doc: Document) -> None:
     cols = st.columns(7)
     if cols[0].button("Run all", key="run-all", type="primary"):
         run_range(doc, 0, None)
-    if cols[1].button("Run above", key="tb-run-above", help="Cells above the selected one"):
+    if cols[1].button(
+        "Run above", key="tb-run-above", help="The cells above the selected (outlined) cell"
+    ):
         run_range(doc, 0, _selected_index(doc))
-    if cols[2].button("Run below", key="tb-run-below", help="The selected cell and below"):
+    if cols[2].button(
+        "Run below", key="tb-run-below", help="The selected (outlined) cell and those below it"
+    ):
         run_range(doc, _selected_index(doc), None)
     if cols[3].button("Interrupt", icon=":material/stop:", key="interrupt"):
         broker.interrupt(doc.key)

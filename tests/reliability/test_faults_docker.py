@@ -2,13 +2,16 @@
 
 Everything runs through the broker the app uses (a cell's run record is what its status
 line shows). Containers are the PREFIX-named kernels of tests/docker, removed at the end.
-"dockerd stopped" is tested by pointing DOCKER_HOST at a dead socket for the check under
-test, not by stopping the real daemon other tests use.
+"dockerd stopped" is tested twice: with DOCKER_HOST pointing at a dead socket, and by
+stopping the real engine (where CI started it by hand) and starting it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +22,9 @@ import requests
 
 from neuralis.config import Settings
 from neuralis.docker import availability, containers
+from neuralis.errors import NeuralisError
 from neuralis.execution import Broker, RunRecord
-from tests.docker.conftest import Built
+from tests.docker.conftest import Built, skip_or_fail
 from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.docker
@@ -163,4 +167,81 @@ def test_unreachable_engine_is_told_and_recovers(
     run_ok(broker, "nb", "print('docker again')", "docker again")
     record(
         "fault", "Docker engine unreachable (DOCKER_HOST -> dead socket)", f"told in {took:.1f} s"
+    )
+
+
+def dockerd_pid() -> int | None:
+    """Return the pid of the one running dockerd, if there is exactly one."""
+    found = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True)
+    pids = found.stdout.split()
+    return int(pids[0]) if len(pids) == 1 else None
+
+
+def engine_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.25)
+    return check()
+
+
+@contextlib.contextmanager
+def dockerd_stopped(log: Path) -> Iterator[None]:
+    """Stop the real engine (SIGTERM, as `systemctl stop` does), start it again afterwards.
+
+    Only for an engine this machine started by hand (CI's scripts/ci/setup_docker.sh): it is
+    started again with its own command line. An engine under systemd is not touched.
+    """
+    pid = dockerd_pid()
+    if pid is None or os.geteuid() != 0 or Path("/run/systemd/system").exists():
+        skip_or_fail("stopping the engine needs root and one dockerd started by hand")
+        return
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    os.kill(pid, signal.SIGTERM)
+    try:
+        assert wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60), "dockerd did not stop"
+        yield
+    finally:
+        if dockerd_pid() is None:
+            with log.open("ab") as out:
+                subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )  # fmt: skip
+        assert wait_for(engine_answers, 60), f"dockerd did not come back; see {log}"
+        availability.forget()
+
+
+def test_dockerd_stopped_is_told_and_recovers(
+    kernel: str, broker: Broker, folder: Path, tmp_path: Path
+) -> None:
+    broker.attach("nb", f"docker:{kernel}", folder)
+    broker.attach("local", "local", folder)
+    run_ok(broker, "nb", "print('before')", "before")
+    run_ok(broker, "local", "x = 41; print('local before')", "local before")
+    with dockerd_stopped(tmp_path / "dockerd.log"):
+        start = time.monotonic()  # the engine stopped the container on its way out
+        broker.run("nb", "c1", "print('docker')")
+        rec, took = finished_within(broker, "nb", "c1", 10, start)
+        assert took < 10 and rec.status == "error", rec.message
+        told = rec.message or ""
+        assert "restart" in told.lower(), told
+        start = time.monotonic()  # what the user does next: Restart, told why it cannot
+        with pytest.raises(NeuralisError, match="Docker daemon not reachable"):
+            broker.restart("nb")
+        assert time.monotonic() - start < 10
+        run_ok(broker, "local", "print(x + 1)", "42")  # local kernels never noticed
+        with pytest.raises(NeuralisError, match="Docker daemon not reachable"):
+            containers.list_kernels()  # what the Kernels page shows in its banner
+    broker.restart("nb")  # the engine is back: a restart brings the kernel back
+    run_ok(broker, "nb", "print('docker again')", "docker again")
+    record(
+        "fault",
+        "dockerd stopped (SIGTERM) and started again",
+        f"cell told in {took:.1f} s ({told!r}); restart refused with the reason; recovered",
     )

@@ -327,3 +327,30 @@ def test_the_window_can_be_turned_off(
     ids = make_notebook(notebook_dir, "all.ipynb", [f"x{i} = {i}" for i in range(30)])
     at = app(file="all.ipynb")
     assert boxes(at) == ids
+
+
+def outlined(at: AppTest) -> list[str]:
+    """Return the ids of the cells drawn with the selection outline."""
+    styles = [h.proto.body for h in at.get("html") if "#ff4b4b" in h.proto.body]
+    return [s.split("st-key-box-")[1].split()[0] for s in styles]
+
+
+def test_run_above_and_below_count_from_the_outlined_cell(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    ids = make_notebook(notebook_dir, "sel.ipynb", [f"print('s{i}')" for i in range(4)])
+    at = app(file="sel.ipynb")
+    assert outlined(at) == []
+    at.button(key=f"run-{ids[2]}").click().run()
+    wait_done(at)
+    assert outlined(at) == [ids[2]]
+    at.button(key="tb-run-above").click().run()
+    wait_done(at)
+    ran = [bool(c.outputs) for c in read(notebook_dir, "sel.ipynb").cells]
+    assert ran == [True, True, True, False]  # cells 0 and 1 above, and 2 itself before
+    at.session_state[f"ace-{ids[3]}-0"] = "print('edited s3')"  # editing selects a cell
+    at.run()
+    assert outlined(at) == [ids[3]]
+    at.button(key="tb-run-below").click().run()
+    wait_done(at)
+    assert read(notebook_dir, "sel.ipynb").cells[3].outputs[0].text == "edited s3\n"
