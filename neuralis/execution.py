@@ -92,6 +92,9 @@ class _Notebook:
         self.allow_stdin = True
         self.cancel = False
         """Set by an interrupt that came while the kernel was still starting."""
+        self.ready = threading.Event()
+        """Cleared while the kernel restarts: the worker waits before taking the next cell."""
+        self.ready.set()
 
 
 class Broker:
@@ -213,10 +216,10 @@ class Broker:
             return dict(nb.records) if nb else {}
 
     def busy(self, notebook: str) -> bool:
-        """Tell whether a cell of the notebook is running or queued."""
+        """Tell whether a cell of the notebook is running or queued, or its kernel restarts."""
         with self._lock:
             nb = self._notebooks.get(notebook)
-            return bool(nb and (nb.running or nb.queue))
+            return bool(nb and (nb.running or nb.queue or not nb.ready.is_set()))
 
     def wait(self, notebook: str, cell_id: str, timeout: float | None = None) -> RunRecord:
         """Block until the cell's current run has finished; return its record."""
@@ -272,31 +275,65 @@ class Broker:
             nb.answered.set()
         _interrupt_quietly(kernel)
 
-    def restart(self, notebook: str) -> None:
-        """Drop the queue, restart the kernel and wait until it is ready (or dead)."""
+    def restart(self, notebook: str, *, wait: bool = True) -> None:
+        """Drop the queue, restart the kernel and wait until it is ready (or dead).
+
+        With ``wait=False`` the restart happens in a thread and this returns at once: the
+        status says "starting" meanwhile, cells queued after this call run on the restarted
+        kernel, and a failure leaves the kernel "dead" with the reason (``kernel_error``).
+        """
         with self._lock:
             nb = self._require(notebook)
+            nb.ready.clear()  # before anything else: cells queued from now on wait for us
             self._drop_queue(nb, "The kernel was restarted before it ran.")
-            kernel = nb.kernel
-            running = nb.running
-        _interrupt_quietly(kernel if running else None)
-        self._wait_idle(notebook, 5.0)
-        with self._lock:
-            nb.status = "starting"
-            nb.error = None
+            nb.status, nb.error = "starting", None  # what the page shows from now on
             self._changed.notify_all()
+        if wait:
+            self._restart(nb)
+            return
+        threading.Thread(
+            target=self._restart_quietly, args=(nb,), name=f"neuralis-restart-{notebook[-40:]}",
+            daemon=True,
+        ).start()  # fmt: skip
+
+    def _restart_quietly(self, nb: _Notebook) -> None:
         try:
-            if kernel is None:
-                kernel = self._start(nb)
-            else:
-                kernel.restart(self._start_timeout)
-        except NeuralisError as exc:
-            self._mark_dead(nb, str(exc))
-            raise
-        with self._lock:
-            nb.kernel = kernel
-            nb.status = "idle"
-            self._changed.notify_all()
+            self._restart(nb)
+        except NeuralisError:
+            pass  # the kernel is marked dead with the reason; the page shows it
+        except Exception:
+            log.exception("restart of %s failed", nb.key)
+
+    def _restart(self, nb: _Notebook) -> None:
+        try:
+            with self._lock:
+                kernel = nb.kernel
+                running = nb.running
+            _interrupt_quietly(kernel if running else None)
+            self._wait_idle(nb.key, 5.0)
+            with self._lock:
+                nb.status = "starting"
+                nb.error = None
+                self._changed.notify_all()
+            try:
+                if kernel is None:
+                    kernel = self._start(nb)
+                else:
+                    kernel.restart(self._start_timeout)
+            except NeuralisError as exc:
+                self._mark_dead(nb, str(exc))
+                raise
+            except Exception as exc:
+                self._mark_dead(nb, f"Restart failed: {exc!r}")
+                raise
+            with self._lock:
+                nb.kernel = kernel
+                nb.status = "idle"
+                self._changed.notify_all()
+        finally:
+            with self._lock:
+                nb.ready.set()
+                self._changed.notify_all()
 
     def shutdown(self, notebook: str, *, wait: bool = False) -> None:
         """Stop the notebook's kernel and forget its queue (records stay)."""
@@ -403,7 +440,7 @@ class Broker:
             return rec, nb.kernel if nb.status != "dead" else None
 
     def _work(self, nb: _Notebook) -> None:
-        while (item := self._next(nb)) is not None:
+        while nb.ready.wait() and (item := self._next(nb)) is not None:
             rec, kernel = item
             try:
                 if kernel is None:
@@ -476,7 +513,9 @@ class Broker:
             nb.records[rec.cell_id] = replace(
                 current, status=status, outputs=outputs, ended_at=time.time(), input_prompt=None
             )
-            if failed and nb.stop_on_error and not current.allow_error:
+            # A cell cut short by a restart drops nothing: what is queued is for the new kernel.
+            restarting = not nb.ready.is_set()
+            if failed and nb.stop_on_error and not current.allow_error and not restarting:
                 self._drop_queue(nb, "Not run: an earlier cell failed.")
             self._changed.notify_all()
 
@@ -520,6 +559,9 @@ class Broker:
                 ended_at=time.time(),
                 input_prompt=None,
             )
+            if not nb.ready.is_set():  # cut short by a restart, which owns the status now
+                self._changed.notify_all()
+                return
             if isinstance(exc, KernelDied):
                 nb.status, nb.error = "dead", str(exc)
             elif isinstance(exc, KernelError) and nb.status in ("busy", "starting"):

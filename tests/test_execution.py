@@ -108,6 +108,42 @@ def test_dead_kernel_is_reported_and_restart_recovers(broker: Broker) -> None:
     assert broker.wait("nb", "after", 30).status == "done"
 
 
+def test_restart_in_the_background_then_run_all(broker: Broker) -> None:
+    """Restart & run all from the page: the call returns at once, the cells wait for it."""
+    broker.run("nb", "a", "x = 1")
+    broker.wait("nb", "a", 60)
+    broker.run("nb", "slow", "import time; time.sleep(30)")
+    while broker.kernel_status("nb") != "busy":
+        time.sleep(0.05)
+    broker.restart("nb", wait=False)
+    assert broker.kernel_status("nb") == "starting"  # returned before the kernel is back
+    assert broker.busy("nb")  # the page keeps polling until the restart is over
+    broker.run_many("nb", [("b", "print('x' in globals())"), ("c", "print('after')")])
+    assert broker.wait("nb", "c", 60).status == "done"
+    assert texts(broker, "b") == ["False\n"]  # ran on the restarted kernel, not the old one
+    slow = broker.record("nb", "slow")
+    assert slow is not None and slow.status in ("interrupted", "error")
+    assert broker.kernel_status("nb") == "idle" and not broker.busy("nb")
+
+
+def test_a_background_restart_that_fails_leaves_the_reason(tmp_path: Path) -> None:
+    b = Broker(start_timeout=30)
+    try:
+        b.attach("nb", "local:no-such-kernelspec", tmp_path)
+        b.restart("nb", wait=False)
+        deadline = time.monotonic() + 30
+        while b.kernel_status("nb") != "dead" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b.kernel_status("nb") == "dead"
+        assert "no-such-kernelspec" in (b.kernel_error("nb") or "")
+        assert not b.busy("nb")
+        b.run("nb", "c", "1")  # a cell after it is told, not left queued
+        rec = b.wait("nb", "c", 30)
+        assert rec.status == "error" and "no-such-kernelspec" in (rec.message or "")
+    finally:
+        b.shutdown_all(wait=True)
+
+
 def test_many_threads_share_one_broker(tmp_path: Path) -> None:
     b = Broker()
     try:

@@ -95,7 +95,7 @@ def _kernel_bar() -> None:
         st.error(f"The kernel died: {broker.kernel_error(doc.key) or 'no reason given'}")
         if st.button("Restart kernel", key="restart-dead", type="primary"):
             restart(doc)
-            st.rerun()
+            st.rerun(scope="app")  # the status and the poller that follows it live outside
 
 
 def _gateway_form(doc: Document) -> None:
@@ -119,9 +119,12 @@ def choose_kernel(doc: Document, spec: str) -> None:
 
 
 def restart(doc: Document) -> None:
-    """Restart the notebook's kernel, reporting a failure instead of raising it."""
-    try:
-        with st.spinner("Restarting the kernel…"):
-            state.broker().restart(doc.key)
-    except NeuralisError as exc:
-        state.notice("error", f"Restart failed: {exc}")
+    """Restart the notebook's kernel in the background; the page stays usable meanwhile.
+
+    The status shows "starting" until the kernel is back; cells queued meanwhile (Restart &
+    run all) run on the new kernel; a failure shows as a dead kernel with its reason.
+    """
+    broker = state.broker()
+    if broker.spec(doc.key) is None:
+        broker.attach(doc.key, doc.kernel, doc.path.parent)
+    broker.restart(doc.key, wait=False)

@@ -78,13 +78,20 @@ def _toolbar(doc: Document) -> None:
         run_range(doc, _selected_index(doc), None)
     if cols[3].button("Interrupt", icon=":material/stop:", key="interrupt"):
         broker.interrupt(doc.key)
-    if cols[4].button("Restart", icon=":material/restart_alt:", key="restart"):
-        restart(doc)
-    if cols[5].button("Restart & run all", key="restart-run-all"):
-        restart(doc)
-        run_range(doc, 0, None)
+    # Callbacks run before the page draws, so the kernel bar already says "starting".
+    cols[4].button(
+        "Restart", icon=":material/restart_alt:", key="restart", on_click=restart, args=(doc,)
+    )
+    cols[5].button(
+        "Restart & run all", key="restart-run-all", on_click=_restart_run_all, args=(doc,)
+    )
     if cols[6].button("Clear outputs", key="clear-outputs"):
         broker.clear(doc.key)
         ops.clear_outputs(doc.nb)
         doc.merged.clear()
         doc.save()
+
+
+def _restart_run_all(doc: Document) -> None:
+    restart(doc)
+    run_range(doc, 0, None)  # queued now, run once the kernel is back

@@ -121,3 +121,19 @@ def test_a_paged_notebook_runs_and_saves_every_cell(page: Any, server: Server) -
     page.locator(".st-key-pager-next-bottom button").click()
     page.get_by_text(f"paged {total - 1}", exact=True).first.wait_for()
     assert page.get_by_text("paged 3", exact=True).count() == 0
+
+
+def test_restart_keeps_the_page_usable(page: Any, server: Server) -> None:
+    ids = make_notebook(server.notebook_dir, "restart.ipynb", ["x = 1", "print('x' in dir())"])
+    open_notebook(page, server, "restart.ipynb")
+    page.locator(f".st-key-run-{ids[0]} button").first.click()
+    page.get_by_text("In [1]").first.wait_for()
+    page.locator(".st-key-restart button").click()
+    # The restart runs in the background: the status says "starting", then "idle" again
+    # without another click (the live poller redraws it).
+    page.get_by_text("starting", exact=True).first.wait_for()
+    page.wait_for_function(
+        "!document.body.innerText.includes('starting') && document.body.innerText.includes('idle')"
+    )
+    page.locator(f".st-key-run-{ids[1]} button").first.click()
+    page.get_by_text("False", exact=True).first.wait_for()

@@ -354,3 +354,22 @@ def test_run_above_and_below_count_from_the_outlined_cell(
     at.button(key="tb-run-below").click().run()
     wait_done(at)
     assert read(notebook_dir, "sel.ipynb").cells[3].outputs[0].text == "edited s3\n"
+
+
+def test_restart_and_restart_run_all(app: Callable[..., AppTest], notebook_dir: Path) -> None:
+    ids = make_notebook(notebook_dir, "rs.ipynb", ["x = 1", "print('x' in dir())"])
+    at = app(file="rs.ipynb")
+    at.button(key=f"run-{ids[0]}").click().run()
+    wait_done(at)
+    at.button(key="restart").click().run()  # returns at once; the kernel restarts meanwhile
+    assert not at.exception and not at.error
+    wait_done(at)
+    at.button(key=f"run-{ids[1]}").click().run()
+    wait_done(at)
+    cells = read(notebook_dir, "rs.ipynb").cells
+    assert cells[1].outputs[0].text == "False\n"  # x went with the old kernel
+    at.button(key="restart-run-all").click().run()
+    wait_done(at)
+    cells = read(notebook_dir, "rs.ipynb").cells
+    assert [c.execution_count for c in cells] == [1, 2]  # both, in order, on a fresh kernel
+    assert cells[1].outputs[0].text == "True\n"
