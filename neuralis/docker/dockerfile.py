@@ -157,6 +157,11 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
         "ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         *_ca_lines(settings, files),
         *_index_lines(settings),
+        # The kernel's user owns the venv, so `%pip install` works in a notebook, as it does
+        # in Jupyter's docker-stacks; root owns nothing the kernel needs to write.
+        "RUN useradd --create-home --uid 1000 --shell /bin/bash neuralis"
+        f" && mkdir -p {WORKDIR} {VENV} && chown neuralis:neuralis {WORKDIR} {VENV}",
+        "USER neuralis",
         *_venv_lines(pins),
     ]
     if pins.nodelay:
@@ -164,7 +169,7 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
             resources.files("neuralis.docker").joinpath("files", KG_MODULE).read_bytes()
         )
         lines += [
-            f"COPY {KG_MODULE} {VENV}/{KG_MODULE}",
+            f"COPY --chown=neuralis:neuralis {KG_MODULE} {VENV}/{KG_MODULE}",
             _exec_run(
                 f"{VENV}/bin/python",
                 "-c",
@@ -172,10 +177,6 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
                 f"shutil.move('{VENV}/{KG_MODULE}', sysconfig.get_paths()['purelib'])",
             ),
         ]
-    lines += [
-        "RUN useradd --create-home --uid 1000 --shell /bin/bash neuralis"
-        f" && mkdir -p {WORKDIR} && chown neuralis:neuralis {WORKDIR}",
-    ]
     if spec.frozen:
         lines += _frozen_lines(spec, files)
     elif spec.packages:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from neuralis import environment
 from neuralis.config import Settings
 from neuralis.docker import containers, freeze
-from neuralis.docker.spec import ImageSpec
+from neuralis.docker.spec import ImageSpec, parse_package
 from neuralis.environment import Environment
 from neuralis.errors import ImageNotFound, InvalidInput
 
@@ -89,13 +89,32 @@ def spec_with(name: str, requirement: str) -> ImageSpec:
     """Return the spec that rebuilds kernel ``name`` with ``requirement`` added.
 
     Every version now installed stays pinned, so adding one package changes nothing else
-    (pip may still move a dependency the new package needs).
+    (pip may still move a dependency the new package needs). A bare name is pinned to the
+    version the kernel's running container has (what ``%pip install`` put there), so the
+    rebuilt kernel holds what the notebook ran with.
     """
+    requirement = pinned_to_running(name, requirement)
     env = environment.with_package(of_kernel(name), requirement)
     frozen, _ = environment.reproducible(env.frozen, env.python)
     added = environment.canonical(_name_of(requirement))
     frozen = tuple(p for p in frozen if environment.canonical(_name_of(p)) != added)
     return ImageSpec(name, env.python, env.packages, frozen)
+
+
+def pinned_to_running(name: str, requirement: str) -> str:
+    """Return ``requirement`` as ``NAME==VERSION`` when it names no version and kernel
+    ``name``'s running container has the package; otherwise unchanged."""
+    from packaging.requirements import Requirement
+
+    req = Requirement(parse_package(requirement))
+    if req.specifier or req.url:
+        return requirement
+    pin = environment.pins(freeze.installed_now(name)).get(environment.canonical(req.name))
+    if pin is None or pin.line != f"{pin.name}=={pin.version}":  # `x @ URL`, `-e`: no version
+        return requirement
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{req.name}{extras}=={pin.version}{marker}"
 
 
 def _name_of(requirement: str) -> str:

@@ -99,6 +99,22 @@ def _run_freeze(image_id: str, name: str) -> tuple[str, ...]:
     return tuple(sorted((x.strip() for x in lines if x.strip()), key=str.lower))
 
 
+def installed_now(name: str) -> tuple[str, ...]:
+    """Return ``pip freeze`` of kernel ``name``'s running container (with what ``%pip install``
+    added since it started); empty when no container runs or pip fails there."""
+    container = containers.find(name)
+    if container is None or container.status != "running":
+        return ()
+    with translated(f"read the packages installed in {name!r}'s container"):
+        result = container.exec_run(
+            [f"{VENV}/bin/python", "-m", "pip", "freeze"], stdout=True, stderr=False
+        )
+    if result.exit_code != 0:
+        return ()
+    lines = bytes(result.output or b"").decode("utf-8", "replace").splitlines()
+    return tuple(x.strip() for x in lines if x.strip())
+
+
 def facts(name: str) -> ImageFacts:
     """Return what kernel image ``name`` holds; raise ImageNotFound if there is none."""
     image = containers.get_image(name)

@@ -85,6 +85,9 @@ def test_structure_user_health_labels() -> None:
     assert json.loads(pip[4:])[-2:] == list(spec.packages)
     useradd = next(i for i, x in enumerate(lines) if x.startswith("RUN useradd"))
     assert lines.index(pip) > useradd
+    # The kernel's user builds (and so owns) the venv: `%pip install` works in a notebook.
+    venv = next(i for i, x in enumerate(lines) if x.startswith("RUN python3 -m venv"))
+    assert lines.index("USER neuralis") < venv and "root" not in "".join(lines[useradd + 1 :])
     assert lines[-1].startswith("LABEL ")  # names differ only in the last layer
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from neuralis import environment
 from neuralis.config import Settings
-from neuralis.docker import containers, environments
+from neuralis.docker import containers, environments, freeze
 from neuralis.docker.build import build
 from neuralis.docker.spec import make_spec
 from neuralis.environment import Drift, Environment
@@ -97,6 +97,31 @@ def test_drift_is_shown_when_a_version_differs(recorded: Recorded) -> None:
     assert done.returncode == 0, done.stderr
     assert "Environment record updated: 1 differ (six)" in done.stderr
     assert environment.read(nbformat.read(path, as_version=4)) == recorded.env
+
+
+def test_adding_a_package_pins_the_version_the_kernel_runs(recorded: Recorded) -> None:
+    """ "Add X to this kernel's environment" after `%pip install X`: the rebuild gets the
+    version the running container has, not whatever is newest on the index."""
+    containers.ensure_running(SOURCE, Settings.from_env())
+    try:
+        assert "six==1.16.0" in freeze.installed_now(SOURCE)
+        assert "six==1.16.0" in environments.spec_with(SOURCE, "six").packages
+        assert environments.pinned_to_running(SOURCE, "Six[x]") == "Six[x]==1.16.0"
+        assert environments.pinned_to_running(SOURCE, "six>=1") == "six>=1"  # asked: kept
+        assert environments.pinned_to_running(SOURCE, "tabulate") == "tabulate"  # not there
+        # The running container, not the image, is what counts: change it as a notebook's
+        # `%pip` would (the kernel's user owns the venv) and see.
+        container = containers.find(SOURCE)
+        assert container is not None
+        gone = container.exec_run(
+            ["/opt/neuralis/bin/python", "-m", "pip", "uninstall", "-y", "six"]
+        )
+        assert gone.exit_code == 0, gone.output
+        assert environments.pinned_to_running(SOURCE, "six") == "six"
+        assert "six==1.16.0" in environments.of_kernel(SOURCE).frozen  # the image still has it
+    finally:
+        containers.remove(SOURCE, image=False)
+    assert freeze.installed_now(SOURCE) == ()  # no container: nothing to pin to
 
 
 def test_deleted_image_is_rebuilt_from_the_notebook(recorded: Recorded) -> None:
