@@ -38,9 +38,11 @@ def check_name(name: str) -> str:
     if name and not name.endswith(SUFFIX):
         name += SUFFIX
     stem = name[: -len(SUFFIX)]
-    if not stem.strip() or stem.startswith(".") or _BAD_CHARS.search(name) or ".." in name:
+    if not stem.strip():
+        raise InvalidName("Give the notebook a name, e.g. analysis.ipynb.")
+    if stem.startswith(".") or _BAD_CHARS.search(name) or ".." in name:
         raise InvalidName(
-            f"{name or 'An empty name'!r} is not a notebook name: use letters, digits, spaces, "
+            f"{name!r} is not a notebook name: use letters, digits, spaces, "
             "'-', '_' or '.', without '/' or '..', e.g. analysis.ipynb."
         )
     if len(name.encode("utf-8")) > 200:

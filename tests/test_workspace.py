@@ -34,6 +34,12 @@ def test_names_outside_the_rules_are_refused(tmp_path: Path, bad: str) -> None:
         Workspace(tmp_path).path(bad)
 
 
+@pytest.mark.parametrize("blank", ["", "   ", ".ipynb", "  .ipynb "])
+def test_a_blank_name_asks_for_one(blank: str) -> None:
+    with pytest.raises(InvalidName, match=r"^Give the notebook a name, e\.g\. analysis\.ipynb\.$"):
+        check_name(blank)
+
+
 def test_names_get_the_suffix(tmp_path: Path) -> None:
     assert check_name("report") == "report.ipynb"
     assert Workspace(tmp_path).path("my report.ipynb") == tmp_path.resolve() / "my report.ipynb"
