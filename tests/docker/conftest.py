@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from neuralis.config import Settings
+from neuralis.docker.dockerfile import render
+from neuralis.docker.spec import ImageSpec
 from neuralis.errors import DockerUnavailable
 
 if TYPE_CHECKING:
@@ -87,6 +89,14 @@ def settings(docker_engine: None, tmp_path: Path) -> Settings:
     notebooks.chmod(0o777)  # the kernel runs as uid 1000 on a root-owned tmp dir
     env = dict(os.environ, NEURALIS_NOTEBOOK_DIR=str(notebooks))
     return Settings.from_env(env)
+
+
+def build_steps(spec: ImageSpec) -> tuple[int, int]:
+    """Return (the step that installs the user's packages, the number of steps) of a build."""
+    text = render(spec, Settings.from_env()).dockerfile
+    lines = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
+    pip = next((i for i, x in enumerate(lines, 1) if '"pip", "install", "-c"' in x), 0)
+    return pip, len(lines)
 
 
 def base_image_for(python: str) -> str:
