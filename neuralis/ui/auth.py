@@ -2,8 +2,9 @@
 
 On loopback (the default) there is no gate. ``.streamlit/secrets.toml`` turns one on:
 an ``[auth]`` section (Streamlit's OIDC settings) makes every visitor log in with the
-identity provider; otherwise ``[neuralis] password = "..."`` asks for a shared password
-once per browser session. The password is compared in constant time and never shown.
+identity provider (the sidebar then has Log out); otherwise ``[neuralis] password = "..."``
+asks for a shared password once per browser session. The password is compared in constant
+time and never shown.
 """
 
 from __future__ import annotations
@@ -34,12 +35,26 @@ def gate() -> None:
         _shared_password(str(password))
 
 
+def _logged_in() -> bool:
+    return bool(getattr(st.user, "is_logged_in", False))  # absent (AppTest, old servers): no
+
+
 def _oidc() -> None:
-    if getattr(st.user, "is_logged_in", False):  # absent (AppTest, old servers): closed
+    if _logged_in():
         return
     st.title("Neuralis")
     st.button("Log in", on_click=st.login, type="primary", key="gate-login")
     st.stop()
+
+
+def draw_logout() -> None:
+    """Show who is logged in and a Log out button, when the OIDC gate let the visitor in."""
+    if not (_secret("auth") and _logged_in()):
+        return
+    who = st.user.get("email") or st.user.get("name") or st.user.get("sub")
+    if who:
+        st.caption(f"Logged in as {who}")
+    st.button("Log out", on_click=st.logout, key="logout")
 
 
 def _shared_password(password: str) -> None:

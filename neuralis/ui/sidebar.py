@@ -1,10 +1,11 @@
-"""The sidebar every page shares: the open notebook's kernel and its status."""
+"""The sidebar every page shares: the open notebook's kernel and its status, and Log out
+for a visitor the OIDC gate let in."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from neuralis.ui import state
+from neuralis.ui import auth, state
 from neuralis.ui.kernel_bar import draw_sidebar_status
 
 
@@ -14,3 +15,4 @@ def render() -> None:
     with st.sidebar:
         st.caption("Kernel")
         draw_sidebar_status()
+        auth.draw_logout()

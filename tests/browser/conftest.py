@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,18 +65,31 @@ class Server:
     url: str
     notebook_dir: Path
     process: subprocess.Popen[bytes]
+    log: Path | None = None
+    """The app's stdout and stderr (start_server's servers)."""
 
 
-def start_server(notebook_dir: Path, env: dict[str, str] | None = None) -> Server:
-    """Start the app in its own process group and wait until it answers."""
-    port = free_port()
+def start_server(
+    notebook_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    args: Sequence[str] = (),
+) -> Server:
+    """Start the app in its own process group and wait until it answers.
+
+    ``port`` (a free one by default) lets a caller write it into a setting first, such as
+    the ``redirect_uri`` of ``[auth]``; ``args`` go to ``streamlit run`` (``--secrets.files``).
+    """
+    port = port or free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *args,
     ]  # fmt: skip
     full_env = dict(os.environ, NEURALIS_NOTEBOOK_DIR=str(notebook_dir), **(env or {}))
-    log = open(notebook_dir.parent / f"streamlit-{port}.log", "wb")
+    log_path = notebook_dir.parent / f"streamlit-{port}.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(
         cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -87,11 +100,11 @@ def start_server(notebook_dir: Path, env: dict[str, str] | None = None) -> Serve
             raise RuntimeError(f"streamlit exited: {log.name}")
         try:
             if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                return Server(url, notebook_dir, process)
+                return Server(url, notebook_dir, process, log_path)
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    stop_server(Server(url, notebook_dir, process))
+    stop_server(Server(url, notebook_dir, process, log_path))
     raise RuntimeError("streamlit did not start within 60 s")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from neuralis.config import Settings
-from tests.browser.conftest import browser, require_browser  # noqa: F401
+from tests.browser.conftest import browser, page, require_browser  # noqa: F401
 from tests.docker.conftest import built_kernel, docker_engine, settings  # noqa: F401
 from tests.ui.conftest import app, notebook_dir  # noqa: F401
 
