@@ -22,6 +22,8 @@ from neuralis.errors import InvalidInput
 
 VENV = "/opt/neuralis"
 WORKDIR = "/home/neuralis/work"
+KERNEL_UID = 1000
+"""The uid (and gid) Docker kernels run as."""
 PORT = 8888
 CA_FILE = "extra-ca.crt"
 FROZEN_FILE = "frozen.txt"
@@ -159,7 +161,7 @@ def render(spec: ImageSpec, settings: Settings) -> Rendered:
         *_index_lines(settings),
         # The kernel's user owns the venv, so `%pip install` works in a notebook, as it does
         # in Jupyter's docker-stacks; root owns nothing the kernel needs to write.
-        "RUN useradd --create-home --uid 1000 --shell /bin/bash neuralis"
+        f"RUN useradd --create-home --uid {KERNEL_UID} --shell /bin/bash neuralis"
         f" && mkdir -p {WORKDIR} {VENV} && chown neuralis:neuralis {WORKDIR} {VENV}",
         "USER neuralis",
         *_venv_lines(pins),

@@ -7,11 +7,13 @@ KernelDied within a second or two instead of waiting out the WebSocket's reconne
 
 from __future__ import annotations
 
+import stat
 import time
 from pathlib import Path
 
 from neuralis.config import Settings
 from neuralis.docker import containers
+from neuralis.docker.dockerfile import KERNEL_UID
 from neuralis.errors import GatewayError, KernelDied
 from neuralis.kernels.base import ExecuteReply, Kernel, OnMessage, StdinHandler
 from neuralis.kernels.gateway import GatewayKernel
@@ -121,6 +123,31 @@ def _relative_path(cwd: Path | None, root: Path) -> str | None:
     except ValueError:
         return None
     return rel.as_posix() if rel.parts else None
+
+
+def folder_warning(folder: Path) -> str | None:
+    """Say so when a Docker kernel (uid KERNEL_UID) could not write into the notebook's folder.
+
+    The folder is bind-mounted into the container, so its owner and mode on this machine are
+    what the kernel sees (engines that remap uids aside).
+    """
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_uid == KERNEL_UID:
+        writable = info.st_mode & stat.S_IWUSR
+    elif info.st_gid == KERNEL_UID:
+        writable = info.st_mode & stat.S_IWGRP
+    else:
+        writable = info.st_mode & stat.S_IWOTH
+    if writable:
+        return None
+    return (
+        f"Docker kernels run as uid {KERNEL_UID}, and {folder} is read-only to that user: "
+        f"files a cell writes there will fail. Give it the folder (sudo chown -R {KERNEL_UID} "
+        f"{folder}) or open it up (chmod o+w {folder})."
+    )
 
 
 def docker_kernel(name: str, *, cwd: Path | None, settings: Settings) -> Kernel:

@@ -91,6 +91,11 @@ def _kernel_bar() -> None:
     elif choice != doc.kernel:
         choose_kernel(doc, choice)
         st.rerun()
+    if doc.kernel.startswith("docker:"):
+        from neuralis.docker.kernels import folder_warning
+
+        if warning := folder_warning(doc.path.parent):
+            st.warning(warning, icon=":material/folder_off:")
     if broker.kernel_status(doc.key) == "dead":
         st.error(f"The kernel died: {broker.kernel_error(doc.key) or 'no reason given'}")
         if st.button("Restart kernel", key="restart-dead", type="primary"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from neuralis.config import Settings
+from neuralis.notebook import read_notebook, write_notebook
+from neuralis.workspace import set_kernel
 from tests.ui.conftest import captions, make_notebook, read, texts, wait_done
 
 
@@ -373,3 +376,22 @@ def test_restart_and_restart_run_all(app: Callable[..., AppTest], notebook_dir: 
     cells = read(notebook_dir, "rs.ipynb").cells
     assert [c.execution_count for c in cells] == [1, 2]  # both, in order, on a fresh kernel
     assert cells[1].outputs[0].text == "True\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the folder is root-owned")
+def test_kernel_bar_warns_for_a_docker_notebook(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    make_notebook(notebook_dir, "d.ipynb", ["print(1)"])
+    nb = read_notebook(notebook_dir / "d.ipynb")
+    set_kernel(nb, "docker:some-kernel")
+    write_notebook(nb, notebook_dir / "d.ipynb")
+    notebook_dir.chmod(0o755)  # root-owned, as the app (root here) created it
+    at = app(file="d.ipynb")
+    assert any("read-only to that user" in w.value for w in at.warning)
+    notebook_dir.chmod(0o757)
+    at.run()
+    assert not any("read-only to that user" in w.value for w in at.warning)
+    make_notebook(notebook_dir, "l.ipynb", ["print(1)"])  # a local kernel: nothing to say
+    notebook_dir.chmod(0o755)
+    assert not any("read-only" in w.value for w in app(file="l.ipynb").warning)
