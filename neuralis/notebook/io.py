@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import nbformat.v4
 from nbformat import NotebookNode
 from nbformat.validator import ValidationError
 
@@ -121,7 +122,9 @@ def write_notebook(
         nbformat.validate(nb)
     except ValidationError as exc:
         raise NotebookFormatError(f"Refusing to save an invalid notebook: {exc.message}") from exc
-    data = nbformat.writes(nb).encode("utf-8")
+    # nbformat.writes would validate a second time (and only log); the checked v4 notebook
+    # goes straight to nbformat's v4 JSON writer, which writes the very same text.
+    data = nbformat.v4.writes_json(nb).encode("utf-8")
     if not data.endswith(b"\n"):
         data += b"\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import streamlit as st
 
@@ -16,6 +17,7 @@ from neuralis.ui.rerun import rerun_fragments
 from neuralis.ui.window import DRAWN, show_cell
 
 QUICK_WAIT = 0.15
+SEND_PAUSE = 0.003
 EAGER_EDITORS = 40
 SEEN = "neuralis_seen"
 """Cell id -> the run record the cell last drew; the live poller compares against it."""
@@ -80,7 +82,10 @@ def _cell(cell_id: str) -> None:
             _markdown_body(doc, cell_id, cell.source)
     st.session_state.setdefault(SEEN, {})[cell_id] = rec
     if merged:
-        save(doc)  # after drawing: the output shows before the file is written
+        # After drawing, and after a pause that lets Streamlit's event loop send what was
+        # drawn: the output goes out first, then the file is written (it holds the GIL).
+        time.sleep(SEND_PAUSE)
+        save(doc)
     if moved := st.session_state.pop(_RESELECT, None):
         rerun_fragments(moved)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.config import Settings
 from neuralis.document import Document
@@ -59,7 +60,6 @@ def draw_pager(doc: Document, where: str) -> None:
     if step <= 0 or total <= step:
         return
     start, stop = bounds(doc)
-    pages = range(0, total, step)
     row = st.container(horizontal=True, vertical_alignment="center", key=f"pager-{where}")
     row.button(
         "Previous",
@@ -69,17 +69,10 @@ def draw_pager(doc: Document, where: str) -> None:
         on_click=show_index,
         args=(doc, start - step),
     )
-    row.selectbox(
-        "Cells",
-        pages,
-        index=start // step,
-        format_func=lambda first: f"Cells {first + 1}-{min(total, first + step)} of {total}",
-        key=f"pager-pick-{where}-{start}-{total}",
-        label_visibility="collapsed",
-        on_change=_picked,
-        args=(doc, f"pager-pick-{where}-{start}-{total}"),
-        width=260,
-    )
+    if where != "top":  # below the cells: previous and next only (each widget costs a click)
+        row.caption(f"Cells {start + 1}-{stop} of {total}")
+    else:
+        _page_picker(doc, row, start, total, step)
     row.button(
         "Next",
         icon=":material/chevron_right:",
@@ -87,6 +80,21 @@ def draw_pager(doc: Document, where: str) -> None:
         disabled=stop >= total,
         on_click=show_index,
         args=(doc, stop),
+    )
+
+
+def _page_picker(doc: Document, row: DeltaGenerator, start: int, total: int, step: int) -> None:
+    key = f"pager-pick-top-{start}-{total}"
+    row.selectbox(
+        "Cells",
+        range(0, total, step),
+        index=start // step,
+        format_func=lambda first: f"Cells {first + 1}-{min(total, first + step)} of {total}",
+        key=key,
+        label_visibility="collapsed",
+        on_change=_picked,
+        args=(doc, key),
+        width=260,
     )
 
 
