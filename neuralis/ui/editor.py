@@ -45,6 +45,8 @@ pre.neuralis-ansi, pre.neuralis-stderr {
   padding: 0.5rem 0.75rem; border-radius: 0.4rem; margin: 0; background: #f8f8fa;
 }
 pre.neuralis-stderr { background: #fdecec; }
+/* Cells out of view skip layout and paint until scrolled to: a click redraws what is seen. */
+[class*="st-key-box-"] { content-visibility: auto; contain-intrinsic-size: auto 160px; }
 </style>
 """
 
