@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from neuralis.document import Document
-from neuralis.execution import Broker
+from neuralis.execution import RunRecord
 from neuralis.ui import state
 from neuralis.ui.cells import LIVE_KEY, SEEN, STATUS_KEYS, cell_key
 from neuralis.ui.rerun import rerun_fragments
@@ -35,7 +35,7 @@ def _host() -> None:
     st.session_state[_STATUS_SEEN] = broker.kernel_status(doc.key)
     # Poll until every record is drawn, not only while runs go on: under load a rerun of a
     # cell can be superseded, and a poller stopped early would leave a finished cell stale.
-    if broker.busy(doc.key) or _stale(doc, broker):
+    if broker.busy(doc.key) or _stale(broker.records(doc.key)):
         st.session_state[_JUST_DRAWN] = True  # what is on screen is fresh: skip one tick
         st.fragment(_poll, run_every=POLL_SECONDS)()
 
@@ -47,9 +47,10 @@ def _poll() -> None:
     if doc is None:
         return
     broker = state.broker()
-    busy = broker.busy(doc.key)  # before merging: once idle, every record is merged below
-    _merge_hidden(doc, broker)
-    stale = _stale(doc, broker)
+    busy = broker.busy(doc.key)  # before reading: once idle, every record is merged below
+    records = broker.records(doc.key)
+    _merge_hidden(doc, records)
+    stale = _stale(records)
     status = broker.kernel_status(doc.key)
     if status != st.session_state.get(_STATUS_SEEN):
         st.session_state[_STATUS_SEEN] = status
@@ -60,19 +61,16 @@ def _poll() -> None:
         rerun_fragments(list(dict.fromkeys(stale)))
 
 
-def _stale(doc: Document, broker: Broker) -> list[str]:
+def _stale(records: dict[str, RunRecord]) -> list[str]:
     """Return the fragment keys of drawn cells whose latest record is not on screen yet."""
     seen = st.session_state.get(SEEN, {})
     drawn = st.session_state.get(DRAWN, set())
     return [
-        cell_key(cid)
-        for cid, rec in broker.records(doc.key).items()
-        if cid in drawn and seen.get(cid) is not rec
+        cell_key(cid) for cid, rec in records.items() if cid in drawn and seen.get(cid) is not rec
     ]
 
 
-def _merge_hidden(doc: Document, broker: Broker) -> None:
+def _merge_hidden(doc: Document, records: dict[str, RunRecord]) -> None:
     """Copy finished runs of cells outside the window into the file (drawn cells do it)."""
     drawn = st.session_state.get(DRAWN, set())
-    records = broker.records(doc.key)
     doc.merge_all({cid: rec for cid, rec in records.items() if cid not in drawn})

@@ -278,8 +278,7 @@ def test_large_notebooks_open_editors_on_demand(
 def boxes(at: AppTest) -> list[str]:
     """Return the ids of the cells drawn, in order (each sits in a keyed ``box-`` container)."""
     seen = [getattr(node, "key", None) or "" for node in at.get("flex_container")]
-    found = [key.removeprefix("box-") for key in seen if key.startswith("box-")]
-    return found or [b.key.removeprefix("run-") for b in at.button if b.key.startswith("run-")]
+    return [key.removeprefix("box-") for key in seen if key.startswith("box-")]
 
 
 def test_large_notebooks_are_drawn_a_window_at_a_time(
