@@ -22,6 +22,8 @@ EAGER_EDITORS = 40
 SEEN = "neuralis_seen"
 """Cell id -> the run record the cell last drew; the live poller compares against it."""
 EDITING = "neuralis_editing"
+ACTED = "neuralis_acted"
+"""Cell id -> how many actions it has had; part of its action widget's key (see action_key)."""
 SELECTED = "neuralis_selected"
 _RESELECT = "neuralis_reselect"
 LIVE_KEY = "nb-live"
@@ -122,7 +124,7 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
         "Cell actions",
         options,
         format_func=ACTIONS.__getitem__,
-        key=f"act-{cell_id}",
+        key=action_key(cell_id),
         label_visibility="collapsed",
         on_change=_on_action,
         args=(cell_id,),
@@ -162,9 +164,23 @@ def _on_edit(cell_id: str) -> None:
     editing.symmetric_difference_update({cell_id})
 
 
+def action_key(cell_id: str) -> str:
+    """Return the key of a cell's action widget; it changes after every action.
+
+    A segmented control keeps its selection in the browser and sends it again with the
+    next rerun (a keystroke in any editor), which would repeat the action: changing type
+    back and dropping the text typed since, moving the cell again, adding another cell.
+    Under a new key the old widget is gone, so a stale selection reaches no callback.
+    """
+    acted: dict[str, int] = st.session_state.get(ACTED, {})
+    return f"act-{cell_id}-{acted.get(cell_id, 0)}"
+
+
 def _on_action(cell_id: str) -> None:
-    """Do a structural change; the whole page redraws."""
-    action = st.session_state.pop(f"act-{cell_id}", None)
+    """Do a structural change once; the whole page redraws."""
+    action = st.session_state.get(action_key(cell_id))
+    acted: dict[str, int] = st.session_state.setdefault(ACTED, {})
+    acted[cell_id] = acted.get(cell_id, 0) + 1
     doc = state.current()
     if doc is None or action is None:
         return

@@ -86,3 +86,14 @@ def captions(at: AppTest) -> list[str]:
 def texts(at: AppTest) -> list[str]:
     """Return what code blocks and HTML blocks show (stream and error outputs)."""
     return [c.value for c in at.code] + [h.value for h in at.get("html")]
+
+
+def act(at: AppTest, cell_id: str, action: str) -> AppTest:
+    """Click one of a cell's actions (its widget's key changes after every action)."""
+    from neuralis.ui.cells import ACTED
+
+    try:
+        count = at.session_state[ACTED].get(cell_id, 0)
+    except KeyError:
+        count = 0
+    return at.button_group(key=f"act-{cell_id}-{count}").set_value(action).run()

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from neuralis.config import Settings
 from neuralis.notebook import read_notebook, write_notebook
 from neuralis.workspace import set_kernel
-from tests.ui.conftest import captions, make_notebook, read, texts, wait_done
+from tests.ui.conftest import act, captions, make_notebook, read, texts, wait_done
 
 
 def test_first_start_creates_the_welcome_notebook(
@@ -39,15 +39,15 @@ def test_open_by_url_and_from_the_browser(app: Callable[..., AppTest], notebook_
 def test_add_move_change_and_delete_cells(app: Callable[..., AppTest], notebook_dir: Path) -> None:
     first, second = make_notebook(notebook_dir, "cells.ipynb", ["a = 1", "b = 2"])
     at = app(file="cells.ipynb")
-    at.button_group(key=f"act-{first}").set_value("below").run()
+    act(at, first, "below")
     ids = [c["id"] for c in read(notebook_dir, "cells.ipynb")["cells"]]
     assert len(ids) == 3 and ids[0] == first and ids[2] == second
-    at.button_group(key=f"act-{first}").set_value("down").run()
+    act(at, first, "down")
     cells = read(notebook_dir, "cells.ipynb")["cells"]
     assert [c["id"] for c in cells][1] == first
-    at.button_group(key=f"act-{second}").set_value("type").run()
+    act(at, second, "type")
     assert read(notebook_dir, "cells.ipynb")["cells"][2]["cell_type"] == "markdown"
-    at.button_group(key=f"act-{first}").set_value("delete").run()
+    act(at, first, "delete")
     assert first not in [c["id"] for c in read(notebook_dir, "cells.ipynb")["cells"]]
     at.button(key="add-cell-end").click().run()
     assert len(read(notebook_dir, "cells.ipynb")["cells"]) == 3
@@ -266,7 +266,7 @@ def test_large_notebooks_open_editors_on_demand(
     assert "x3 = 3" in [c.value for c in at.code]  # shown as code, no editor iframe
     editors = [e for e in at.get("component_instance")]
     assert editors == []
-    at.button_group(key=f"act-{ids[3]}").set_value("edit").run()
+    act(at, ids[3], "edit")
     assert len(at.get("component_instance")) == 1
     at.session_state[f"ace-{ids[3]}-0"] = "print('edited big')"
     at.run()
@@ -314,7 +314,7 @@ def test_a_new_cell_past_the_window_brings_the_window_along(
     at = app(file="grow.ipynb")
     assert boxes(at) == ids  # one window: no pager
     assert not [s for s in at.selectbox if (s.key or "").startswith("pager-")]
-    at.button_group(key=f"act-{ids[-1]}").set_value("below").run()
+    act(at, ids[-1], "below")
     cells = read(notebook_dir, "grow.ipynb").cells
     assert len(cells) == w + 1
     assert boxes(at) == [cells[w].id]  # the new cell, alone on the second page
