@@ -16,7 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, cast
 
 from neuralis.errors import InvalidInput, NeuralisError
-from neuralis.kernels import Kernel, connect, parse_spec
+from neuralis.kernels import Kernel, KernelSpec, connect, is_configured_gateway, parse_spec
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InvalidInput("--timeout must be a positive number of seconds.")
     text = args.kernel or _spec_in(path) or "local"
     spec = parse_spec(_env_kernel(path) if text == ENV_SPEC else text)
+    _warn_other_gateway(spec)
     kernel = connect(spec, cwd=path.resolve().parent, headless=True)
     if path.is_file():
         kernel.launch()  # the kernel boots while nbformat (slow to import) loads here
@@ -74,6 +75,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(args, path, str(spec), kernel)
     finally:
         kernel.shutdown()
+
+
+def _warn_other_gateway(spec: KernelSpec) -> None:
+    """Say on stderr that a gateway other than NEURALIS_GATEWAY_URL gets no token."""
+    from neuralis.config import Settings
+
+    if spec.kind == "gateway" and not is_configured_gateway(spec.target, Settings.from_env()):
+        print(
+            f"neuralis: {spec.target} is not NEURALIS_GATEWAY_URL: connecting without the token.",
+            file=sys.stderr,
+        )
 
 
 def _env_kernel(path: Path) -> str:

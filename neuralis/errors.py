@@ -7,7 +7,8 @@ NeuralisError
 │   ├── KernelTimeout           a run took longer than its timeout
 │   └── NoSuchKernel            the kernel spec names nothing installed
 ├── GatewayError                a Kernel Gateway answered badly or not at all
-│   └── GatewayAuthError        the gateway refused the token
+│   ├── GatewayAuthError        the gateway refused the token
+│   └── GatewayNotConfirmed     a notebook names a gateway the user has not confirmed
 ├── DockerError                 Docker could not do what was asked
 │   ├── DockerUnavailable       the engine is unreachable, forbidden or too old
 │   ├── BuildFailed             an image build failed at a step
@@ -56,6 +57,10 @@ class GatewayError(NeuralisError):
 
 class GatewayAuthError(GatewayError):
     """A Kernel Gateway refused the token."""
+
+
+class GatewayNotConfirmed(GatewayError):
+    """A notebook names a gateway other than the configured one, and nobody confirmed it."""
 
 
 class DockerError(NeuralisError):

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from neuralis.config import Settings
-from neuralis.errors import KernelDied, KernelError, NeuralisError
-from neuralis.kernels import Kernel, KernelInfo, connect
+from neuralis.errors import GatewayNotConfirmed, KernelDied, KernelError, NeuralisError
+from neuralis.kernels import Kernel, KernelInfo, connect, is_configured_gateway
 from neuralis.messages import Msg
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
 
@@ -95,6 +95,8 @@ class _Notebook:
         self.ready = threading.Event()
         """Cleared while the kernel restarts: the worker waits before taking the next cell."""
         self.ready.set()
+        self.confirmed: set[str] = set()
+        """Gateway URLs (other than the configured one) the user agreed to connect to."""
 
 
 class Broker:
@@ -106,8 +108,12 @@ class Broker:
         *,
         kernel_factory: KernelFactory | None = None,
         start_timeout: float = 120.0,
+        confirm_gateways: bool = True,
     ) -> None:
+        """``confirm_gateways``: a gateway other than ``NEURALIS_GATEWAY_URL`` waits for
+        :meth:`confirm_gateway` before it is connected to (the CLI warns instead)."""
         self._settings = settings or Settings.from_env()
+        self._confirm_gateways = confirm_gateways
         self._factory = kernel_factory or self._connect
         self._start_timeout = start_timeout
         self._lock = threading.RLock()
@@ -161,6 +167,21 @@ class Broker:
         with self._lock:
             nb = self._notebooks.get(notebook)
             return nb.spec if nb else None
+
+    def unconfirmed_gateway(self, notebook: str) -> str | None:
+        """Return the gateway URL the notebook's kernel names, if it needs the user's yes."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return self._unconfirmed(nb) if nb else None
+
+    def confirm_gateway(self, notebook: str, url: str) -> None:
+        """Let the notebook connect to gateway ``url`` (never with the configured token)."""
+        with self._lock:
+            nb = self._require(notebook)
+            nb.confirmed.add(url)
+            if nb.kernel is None and nb.status == "dead":  # dead only for want of a yes
+                nb.status, nb.error = "none", None
+            self._changed.notify_all()
 
     def notebooks(self) -> list[str]:
         """List the notebooks the broker knows."""
@@ -271,8 +292,7 @@ class Broker:
             self._drop_queue(nb, "Interrupted before it ran.")
             kernel = nb.kernel if nb.running else None
             nb.cancel = nb.running is not None and nb.status == "starting"
-            nb.answer = ""
-            nb.answered.set()
+            _release_input(nb)
         _interrupt_quietly(kernel)
 
     def restart(self, notebook: str, *, wait: bool = True) -> None:
@@ -286,6 +306,7 @@ class Broker:
             nb = self._require(notebook)
             nb.ready.clear()  # before anything else: cells queued from now on wait for us
             self._drop_queue(nb, "The kernel was restarted before it ran.")
+            _release_input(nb)  # a cell waiting on input() must let go of the kernel
             nb.status, nb.error = "starting", None  # what the page shows from now on
             self._changed.notify_all()
         if wait:
@@ -342,6 +363,7 @@ class Broker:
             if nb is None:
                 return
             self._drop_queue(nb, "The kernel was shut down before it ran.")
+            _release_input(nb)
             kernel = nb.kernel if nb.running else None
         _interrupt_quietly(kernel)  # let the worker return before the kernel goes
         with self._lock:
@@ -418,7 +440,20 @@ class Broker:
             )
             nb.worker.start()
 
+    def _unconfirmed(self, nb: _Notebook) -> str | None:
+        kind, _, url = nb.spec.partition(":")
+        if not self._confirm_gateways or kind != "gateway" or url in nb.confirmed:
+            return None
+        return None if is_configured_gateway(url, self._settings) else url
+
     def _start(self, nb: _Notebook) -> Kernel:
+        with self._lock:
+            url = self._unconfirmed(nb)
+        if url is not None:
+            raise GatewayNotConfirmed(
+                f"This notebook names the gateway {url}, not the configured one: confirm it "
+                "in the kernel bar (it gets your code, never the token) or pick another kernel."
+            )
         kernel = self._factory(nb.spec, nb.cwd)
         kernel.start(self._start_timeout)
         return kernel
@@ -542,11 +577,14 @@ class Broker:
             self._changed.notify_all()
         nb.answered.wait()
         with self._lock:
-            answer, nb.answer = nb.answer or "", None
+            answer, nb.answer = nb.answer, None
             nb.answered.clear()
             nb.records[cell_id] = replace(nb.records[cell_id], input_prompt=None)
+            if answer is not None:  # echoed as Jupyter does, the password hidden
+                echo = _PASSWORD_ECHO if password else answer
+                self._fold(nb, cell_id, _stdout(f"{prompt}{echo}\n"))
             self._changed.notify_all()
-            return answer
+            return answer or ""
 
     def _fail(self, nb: _Notebook, cell_id: str, exc: NeuralisError) -> None:
         with self._lock:
@@ -569,6 +607,21 @@ class Broker:
                 nb.error = None if nb.kernel is not None else str(exc)
             self._drop_queue(nb, "Not run: an earlier cell failed.")
             self._changed.notify_all()
+
+
+_PASSWORD_ECHO = "········"
+"""What Jupyter shows in place of an answered password."""
+
+
+def _stdout(text: str) -> Msg:
+    """Build the iopub stream message a front end adds itself (the ``input()`` echo)."""
+    return {"header": {"msg_type": "stream"}, "content": {"name": "stdout", "text": text}}
+
+
+def _release_input(nb: _Notebook) -> None:
+    """Unblock a cell waiting on ``input()`` with no answer (nothing is echoed)."""
+    nb.answer = None
+    nb.answered.set()
 
 
 def _interrupt_quietly(kernel: Kernel | None) -> None:

@@ -58,7 +58,7 @@ def run_notebook(
     def factory(spec: str, cwd: Path | None) -> Kernel:
         return kernel or connect(spec, cwd=cwd, settings=settings, headless=True)
 
-    broker = Broker(settings, kernel_factory=factory)
+    broker = Broker(settings, kernel_factory=factory, confirm_gateways=False)  # the CLI warns
     key = f"run:{id(nb)}"
     broker.attach(key, spec, cwd, stdin=False)
     cells = [(i, c) for i, c in enumerate(nb.cells) if runnable(c)]

@@ -59,3 +59,50 @@ class CuttableProxy:
         self._closed = True
         self._server.close()
         self.cut()
+
+
+class RecordingListener:
+    """A plain TCP listener on a free loopback port: keeps every byte sent, answers HTTP 503.
+
+    Stands in for a gateway a notebook names: a test reads ``received`` to see what reached it.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._data: list[bytes] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def received(self) -> bytes:
+        """Return everything every connection has sent so far."""
+        with self._lock:
+            return b"".join(self._data)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            client.settimeout(2)
+            data = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in data and (chunk := client.recv(65536)):
+                    data += chunk
+            with self._lock:
+                self._data.append(data)
+            body = b'{"message": "not a gateway"}'
+            head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Length: {len(body)}\r\n"
+            with contextlib.suppress(OSError):
+                client.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._server.close()

@@ -138,7 +138,7 @@ def test_dead_kernel_exits_3(tmp_path: Path) -> None:
 @pytest.mark.gateway
 def test_gateway_failures_exit_3(tmp_path: Path, gateway: Gateway) -> None:
     src = write(tmp_path / "g.ipynb", new_code_cell("import os; os._exit(1)"))
-    env = dict(os.environ, NEURALIS_GATEWAY_TOKEN=gateway.token)
+    env = dict(os.environ, NEURALIS_GATEWAY_URL=gateway.url, NEURALIS_GATEWAY_TOKEN=gateway.token)
     died = neuralis("run", str(src), "--kernel", f"gateway:{gateway.url}", env=env)
     assert died.returncode == 3 and "died" in died.stderr
     env["NEURALIS_GATEWAY_TOKEN"] = "wrong"

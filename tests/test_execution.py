@@ -81,7 +81,30 @@ def test_input_waits_for_an_answer(broker: Broker) -> None:
     assert rec is not None and rec.input_prompt == ("age? ", False)
     broker.answer_input("nb", "41")
     assert broker.wait("nb", "i", 30).status == "done"
-    assert texts(broker, "i") == ["42\n"]
+    assert texts(broker, "i") == ["age? 41\n42\n"]  # prompt and answer echoed, as Jupyter does
+
+
+def wait_for_input(b: Broker, cell: str) -> None:
+    deadline = time.monotonic() + 30
+    while (rec := b.record("nb", cell)) is None or rec.input_prompt is None:
+        assert time.monotonic() < deadline, "the cell never asked for input"
+        time.sleep(0.05)
+
+
+def test_a_password_is_not_echoed_and_an_interrupt_echoes_nothing(broker: Broker) -> None:
+    code = "import getpass\nprint('before')\np = getpass.getpass('pw: ')\nprint(len(p))"
+    broker.run("nb", "p", code)
+    wait_for_input(broker, "p")
+    broker.answer_input("nb", "s3cret")
+    assert broker.wait("nb", "p", 30).status == "done"
+    assert texts(broker, "p") == ["before\npw: ········\n6\n"]
+    rec = broker.record("nb", "p")
+    assert rec is not None and "s3cret" not in repr(rec.outputs.outputs)
+    broker.run("nb", "q", "input('name: ')")
+    wait_for_input(broker, "q")
+    broker.interrupt("nb")
+    assert broker.wait("nb", "q", 30).status == "interrupted"
+    assert not any("name: " in t for t in texts(broker, "q"))
 
 
 def test_display_update_reaches_another_cell(broker: Broker) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "OnMessage",
     "StdinHandler",
     "connect",
+    "is_configured_gateway",
     "parse_spec",
 ]
 
@@ -71,6 +72,24 @@ def parse_spec(text: str) -> KernelSpec:
     )
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port outside 0-65535 is nobody's gateway
+        return (scheme, "", -1)
+    return (scheme, (parts.hostname or "").lower(), port)
+
+
+def is_configured_gateway(url: str, settings: Settings) -> bool:
+    """Tell whether ``url`` is the gateway ``NEURALIS_GATEWAY_URL`` names (scheme, host, port).
+
+    Only that gateway is sent ``NEURALIS_GATEWAY_TOKEN``: a notebook can name any URL.
+    """
+    return bool(settings.gateway_url) and _origin(url) == _origin(settings.gateway_url or "")
+
+
 def connect(
     spec: str | KernelSpec,
     *,
@@ -91,7 +110,8 @@ def connect(
     if parsed.kind == "gateway":
         from neuralis.kernels.gateway import GatewayKernel
 
-        return GatewayKernel(parsed.target, settings.gateway_token, spec=str(parsed))
+        token = settings.gateway_token if is_configured_gateway(parsed.target, settings) else None
+        return GatewayKernel(parsed.target, token, spec=str(parsed))
     from neuralis.docker.kernels import docker_kernel
 
     return docker_kernel(parsed.target, cwd=cwd, settings=settings)

@@ -40,6 +40,11 @@ from neuralis.messages import Channel, Msg
 if TYPE_CHECKING:
     import websocket
 
+_TOKEN_HINT = (
+    "set NEURALIS_GATEWAY_TOKEN to the gateway's KG_AUTH_TOKEN (it is sent only to the "
+    "gateway NEURALIS_GATEWAY_URL names)."
+)
+
 RECONNECT_BUDGET = 30.0
 """Seconds the reader keeps trying to reconnect a cut WebSocket before giving up."""
 
@@ -108,7 +113,7 @@ class GatewayKernel(OwnedKernel):
         if resp.status_code in (401, 403) and "Resource Limit" not in resp.text:
             raise GatewayAuthError(
                 f"The gateway at {self.url} refused the token (HTTP {resp.status_code}): "
-                "set NEURALIS_GATEWAY_TOKEN to the gateway's KG_AUTH_TOKEN."
+                f"{_TOKEN_HINT}"
             )
         if resp.status_code >= 400:
             raise GatewayError(
@@ -294,8 +299,7 @@ class _Channels:
         except websocket.WebSocketBadStatusException as exc:
             if exc.status_code in (401, 403):
                 raise GatewayAuthError(
-                    "The gateway refused the token on the kernel's WebSocket: "
-                    "set NEURALIS_GATEWAY_TOKEN to the gateway's KG_AUTH_TOKEN."
+                    f"The gateway refused the token on the kernel's WebSocket: {_TOKEN_HINT}"
                 ) from exc
             raise GatewayError(f"The gateway refused the kernel's WebSocket: {exc}") from exc
         except (OSError, websocket.WebSocketException) as exc:

@@ -96,10 +96,27 @@ def _kernel_bar() -> None:
 
         if warning := folder_warning(doc.path.parent):
             st.warning(warning, icon=":material/folder_off:")
-    if broker.kernel_status(doc.key) == "dead":
+    if (url := broker.unconfirmed_gateway(doc.key)) is not None:
+        _confirm_gateway(doc, url)  # in place of "the kernel died": it never started
+    elif broker.kernel_status(doc.key) == "dead":
         st.error(f"The kernel died: {broker.kernel_error(doc.key) or 'no reason given'}")
         if st.button("Restart kernel", key="restart-dead", type="primary"):
             restart(doc)
+            st.rerun(scope="app")  # the status and the poller that follows it live outside
+
+
+def _confirm_gateway(doc: Document, url: str) -> None:
+    """Ask before connecting to a gateway the notebook names but the settings do not."""
+    with st.container(border=True, key="gateway-confirm"):
+        st.warning(
+            "This notebook runs on a gateway that is not the configured one "
+            "(`NEURALIS_GATEWAY_URL`). Connecting sends it the code of every cell you run, "
+            "but never your gateway token. Connect only if you trust it:",
+            icon=":material/gpp_maybe:",
+        )
+        st.code(url, language=None)  # shown as text: the notebook chose it
+        if st.button("Connect without the token", key=f"gateway-yes-{doc.name}"):
+            state.broker().confirm_gateway(doc.key, url)
             st.rerun(scope="app")  # the status and the poller that follows it live outside
 
 
@@ -118,9 +135,15 @@ def _gateway_form(doc: Document) -> None:
 
 
 def choose_kernel(doc: Document, spec: str) -> None:
-    """Switch the notebook's kernel and remember the choice in the file."""
+    """Switch the notebook's kernel and remember the choice in the file.
+
+    A gateway the user picks here is theirs to trust: it needs no second confirmation.
+    """
     doc.set_kernel(spec)
-    state.broker().attach(doc.key, spec, doc.path.parent)
+    broker = state.broker()
+    broker.attach(doc.key, spec, doc.path.parent)
+    if spec.startswith("gateway:"):
+        broker.confirm_gateway(doc.key, spec.partition(":")[2])
 
 
 def restart(doc: Document) -> None:

@@ -43,7 +43,7 @@ def test_local_kernel_matches_nbclient(expected: list[object], tmp_path: Path) -
 @pytest.mark.gateway
 def test_gateway_kernel_matches_nbclient(expected: list[object], gateway: Gateway) -> None:
     nb = nbformat.read(PARITY, as_version=4)
-    settings = Settings(gateway_token=gateway.token)
+    settings = Settings(gateway_url=gateway.url, gateway_token=gateway.token)
     result = run_notebook(nb, spec=f"gateway:{gateway.url}", settings=settings)
     assert result.failure is None
     _check(nb, expected)

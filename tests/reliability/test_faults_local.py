@@ -122,9 +122,10 @@ def test_neuralis_run_timeout_ends_an_endless_loop_with_exit_3(tmp_path: Path) -
 @pytest.mark.gateway
 def test_gateway_websocket_cut_mid_run_loses_no_output(gateway: Gateway) -> None:
     proxy = CuttableProxy(int(gateway.url.rsplit(":", 1)[1]))
-    broker = Broker(Settings(gateway_token=gateway.token))
+    url = f"http://127.0.0.1:{proxy.port}"
+    broker = Broker(Settings(gateway_url=url, gateway_token=gateway.token))
     try:
-        broker.attach("cut", f"gateway:http://127.0.0.1:{proxy.port}")
+        broker.attach("cut", f"gateway:{url}")
         code = "import time\nfor i in range(40):\n    print(i, flush=True)\n    time.sleep(0.1)"
         broker.run("cut", "c1", code)
         for lines in (5, 20):  # two cuts in one run, each once output is flowing
