@@ -246,14 +246,18 @@ def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) 
 def _input_box(doc: Document, cell_id: str, rec: RunRecord) -> None:
     prompt, password = rec.input_prompt or ("", False)
     with st.form(key=f"stdin-{cell_id}", clear_on_submit=True):
-        text = st.text_input(
+        st.text_input(
             prompt or "input()",
             type="password" if password else "default",
             key=f"stdin-text-{cell_id}",
         )
-        if st.form_submit_button("Send"):
-            state.broker().answer_input(doc.key, text)
-            st.rerun(scope="fragment")
+        # A callback, not st.rerun(scope="fragment"): that raises when the submit comes in
+        # a full run (AppTest, or a full rerun racing the fragment's).
+        st.form_submit_button("Send", on_click=_send_input, args=(doc.key, cell_id))
+
+
+def _send_input(notebook: str, cell_id: str) -> None:
+    state.broker().answer_input(notebook, st.session_state.get(f"stdin-text-{cell_id}", ""))
 
 
 def _markdown_body(doc: Document, cell_id: str, source: str) -> None:

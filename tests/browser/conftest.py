@@ -67,6 +67,34 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path | None = None
     """The app's stdout and stderr (start_server's servers)."""
+    checked: int = 0
+    """How much of the log :func:`check_log` has read."""
+
+
+RUNNING: list[Server] = []
+"""Servers start_server started and stop_server has not stopped: their logs are checked."""
+ERRORS = ("Uncaught app execution", "Traceback (most recent call last)", "Exception in thread")
+
+
+def check_log(server: Server) -> None:
+    """Fail when the app logged an uncaught exception since the last check."""
+    if server.log is None or not server.log.exists():
+        return
+    with open(server.log, "rb") as f:
+        f.seek(server.checked)
+        data = f.read()
+    server.checked += len(data)
+    text = data.decode("utf-8", "replace")
+    if any(marker in text for marker in ERRORS):
+        pytest.fail(f"the app logged an uncaught exception ({server.log}):\n{text[-4000:]}")
+
+
+@pytest.fixture(autouse=True)
+def app_log_clean() -> Iterator[None]:
+    """Fail a test during which a running app logged an uncaught exception."""
+    yield
+    for server in list(RUNNING):
+        check_log(server)
 
 
 def start_server(
@@ -75,18 +103,22 @@ def start_server(
     *,
     port: int | None = None,
     args: Sequence[str] = (),
+    address: str | None = "127.0.0.1",
 ) -> Server:
     """Start the app in its own process group and wait until it answers.
 
     ``port`` (a free one by default) lets a caller write it into a setting first, such as
-    the ``redirect_uri`` of ``[auth]``; ``args`` go to ``streamlit run`` (``--secrets.files``).
+    the ``redirect_uri`` of ``[auth]``; ``args`` go to ``streamlit run`` (``--secrets.files``);
+    ``address=None`` keeps the one of .streamlit/config.toml.
     """
     port = port or free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *args,
+        "--browser.gatherUsageStats", "false", *args,
     ]  # fmt: skip
+    if address is not None:
+        cmd += ["--server.address", address]
     full_env = dict(os.environ, NEURALIS_NOTEBOOK_DIR=str(notebook_dir), **(env or {}))
     log_path = notebook_dir.parent / f"streamlit-{port}.log"
     log = open(log_path, "wb")
@@ -100,7 +132,8 @@ def start_server(
             raise RuntimeError(f"streamlit exited: {log.name}")
         try:
             if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                return Server(url, notebook_dir, process, log_path)
+                RUNNING.append(server := Server(url, notebook_dir, process, log_path))
+                return server
         except requests.RequestException:
             pass
         time.sleep(0.2)
@@ -109,7 +142,10 @@ def start_server(
 
 
 def stop_server(server: Server) -> None:
-    """Stop the app and every process it started (kernels are in its process group)."""
+    """Stop the app and every process it started (kernels are in its process group).
+
+    Fails when the app logged an uncaught exception since the last check, shutdown included.
+    """
     pgid = os.getpgid(server.process.pid)
     os.killpg(pgid, signal.SIGTERM)  # streamlit exits cleanly; atexit stops the kernels
     try:
@@ -120,6 +156,9 @@ def stop_server(server: Server) -> None:
     time.sleep(0.5)
     with contextlib.suppress(ProcessLookupError):  # anything left in the group
         os.killpg(pgid, signal.SIGKILL)
+    if server in RUNNING:
+        RUNNING.remove(server)
+        check_log(server)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from neuralis.config import Settings
-from tests.browser.conftest import browser, page, require_browser  # noqa: F401
+from tests.browser.conftest import app_log_clean, browser, page, require_browser  # noqa: F401
 from tests.docker.conftest import built_kernel, docker_engine, settings  # noqa: F401
-from tests.ui.conftest import app, notebook_dir  # noqa: F401
+from tests.ui.conftest import app, no_app_error, notebook_dir  # noqa: F401
 
 FIGURES: list[tuple[str, str, str]] = []
 """(kind, what was tried, what happened) for every row of the table that held."""

@@ -4,7 +4,6 @@ in the page or the logs, and HTML outputs that cannot run script in the app's pa
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -185,23 +184,9 @@ def gated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_browser()
     base = tmp_path_factory.mktemp("gated")
     (base / "secrets.toml").write_text(f'[neuralis]\npassword = "{PASSWORD}"\n')
-    folder = base / "notebooks"
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--secrets.files", str(base / "secrets.toml")]  # fmt: skip
-    env = dict(os.environ, NEURALIS_NOTEBOOK_DIR=str(folder), NEURALIS_GATEWAY_TOKEN=GATEWAY_TOKEN,
-               NEURALIS_GATEWAY_URL="http://127.0.0.1:9")  # fmt: skip
-    log = open(base / "streamlit.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", folder, proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{server.url}/_stcore/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
+    env = {"NEURALIS_GATEWAY_TOKEN": GATEWAY_TOKEN, "NEURALIS_GATEWAY_URL": "http://127.0.0.1:9"}
+    server = start_server(base / "notebooks", env, address=None,
+                          args=["--secrets.files", str(base / "secrets.toml")])  # fmt: skip
     yield server
     stop_server(server)
 
@@ -252,7 +237,8 @@ def test_gate_tokens_and_script_in_outputs(gated_server: Server, browser: Any) -
         assert PASSWORD not in html and GATEWAY_TOKEN not in html
     finally:
         context.close()
-    log = (gated_server.notebook_dir.parent / "streamlit.log").read_text()
+    assert gated_server.log is not None
+    log = gated_server.log.read_text()
     assert PASSWORD not in log and GATEWAY_TOKEN not in log
     record("security", "<script> and onerror in an output (Chromium)", "did not run in the page")
     record("security", "password and gateway token", "absent from the page and the app's log")

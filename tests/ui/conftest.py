@@ -1,7 +1,13 @@
-"""AppTest fixtures: the app on a temporary notebook folder, kernels stopped afterwards."""
+"""AppTest fixtures: the app on a temporary notebook folder, kernels stopped afterwards.
+
+Every AppTest run of every test that uses these fixtures (``no_app_error`` is autouse here;
+tests/reliability and tests/environment import it) is checked: an exception element after any
+run, or an error logged by Streamlit or Neuralis, fails the test.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +23,44 @@ from neuralis.notebook import new_notebook, write_notebook
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TIMEOUT = 30.0
+
+
+class _Errors(logging.Handler):
+    """Keep every ERROR record of Neuralis and Streamlit (whose loggers do not propagate:
+    attach to each). Not nbformat's: it logs every invalid notebook a test feeds it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(f"{record.name}: {self.format(record)}")
+
+
+@pytest.fixture(autouse=True)
+def no_app_error(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test when an AppTest run showed an exception or an error was logged."""
+    shown: list[str] = []
+    original = AppTest.run
+
+    def run(self: AppTest, *, timeout: float | None = None) -> AppTest:
+        result = original(self, timeout=timeout)
+        shown.extend(f"{e.value}\n{''.join(e.stack_trace)}" for e in self.exception)
+        return result
+
+    monkeypatch.setattr(AppTest, "run", run)
+    handler = _Errors()
+    names = [n for n in list(logging.root.manager.loggerDict) if n.startswith("streamlit.")]
+    loggers = [logging.getLogger(n) for n in ("neuralis", "streamlit", *names)]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    assert not shown, "an AppTest run showed an exception:\n" + "\n".join(shown)
+    assert not handler.seen, "an error was logged:\n" + "\n".join(handler.seen)
 
 
 @pytest.fixture
