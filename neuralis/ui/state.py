@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import threading
 
 import streamlit as st
 
@@ -17,13 +18,34 @@ DOC = "neuralis_doc"
 NOTICE = "neuralis_notice"
 
 
-@st.cache_resource(show_spinner=False)
-def sessions() -> Sessions:
-    """Return the process-wide broker, wrapped in the session registry."""
-    settings = Settings.from_env()
-    broker = Broker(settings)
-    atexit.register(broker.shutdown_all)  # no kernel outlives the server
-    return Sessions(broker, settings.kernel_idle_timeout)
+class _ProcessSessions:
+    """The process-wide broker, wrapped in the session registry, made on first use.
+
+    A module global, not ``st.cache_resource``: any client may send Streamlit's
+    ``clear_cache``, which empties ``st.cache_resource``; no client message may drop the
+    broker (running cells, their kernels, unsaved outputs).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: Sessions | None = None
+
+    def __call__(self) -> Sessions:
+        with self._lock:
+            if self._made is None:
+                settings = Settings.from_env()
+                broker = Broker(settings)
+                atexit.register(broker.shutdown_all)  # no kernel outlives the server
+                self._made = Sessions(broker, settings.kernel_idle_timeout)
+            return self._made
+
+    def clear(self) -> None:
+        """Forget the registry (tests: the next call reads the settings again)."""
+        with self._lock:
+            self._made = None
+
+
+sessions = _ProcessSessions()
 
 
 def _release(handle: ClientHandle) -> None:
