@@ -29,6 +29,7 @@ from neuralis.docker.build import build
 from neuralis.docker.dockerfile import PINS, gateway_command
 from neuralis.docker.spec import make_spec
 from neuralis.kernels import gateway
+from neuralis.kernels.smoke import smoke_test
 from neuralis.runner import run_notebook
 
 NAME = "bench-py311"
@@ -63,10 +64,10 @@ def ensure_image(settings: Settings) -> tuple[float, float]:
     """Build the bench image (first or cached) and rebuild it: return both times."""
     spec = make_spec("3.11", [], name=NAME)
     start = time.perf_counter()
-    list(build(spec, settings))
+    list(build(spec, settings, verify=smoke_test))
     first = time.perf_counter() - start
     start = time.perf_counter()
-    list(build(spec, settings))
+    list(build(spec, settings, verify=smoke_test))
     return first, time.perf_counter() - start
 
 

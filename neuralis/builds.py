@@ -79,9 +79,10 @@ class Builds:
 
     def _run(self, spec: ImageSpec, settings: Settings) -> None:
         from neuralis.docker.build import build
+        from neuralis.kernels.smoke import smoke_test
 
         try:
-            for event in build(spec, settings):
+            for event in build(spec, settings, verify=smoke_test):
                 if event.kind == "step":
                     self._update(spec.name, step=event.step, total=event.total, stage=event.text)
                     self._append(spec.name, f"Step {event.step}/{event.total}: {event.text}")

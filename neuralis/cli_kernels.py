@@ -85,10 +85,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     from neuralis.docker.build import build
     from neuralis.docker.script import spec_from_args
     from neuralis.errors import BuildFailed
+    from neuralis.kernels.smoke import smoke_test
 
     spec = spec_from_args(args)  # refused here, before anything touches Docker
     try:
-        for event in build(spec, Settings.from_env()):
+        for event in build(spec, Settings.from_env(), verify=smoke_test):
             if event.kind == "step":
                 print(f"[{event.step}/{event.total}] {event.text}", flush=True)
             elif event.kind == "log" and not args.quiet:

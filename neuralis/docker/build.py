@@ -3,6 +3,8 @@
 The image is built untagged and tagged ``neuralis-kernel:NAME`` only after its smoke test
 passed, so a half-built or broken image is never offered as a kernel. An image that fails the
 smoke test is tagged with ``neuralis.status=failed`` and the reason, for the list to show.
+The smoke test itself is the caller's ``verify`` (:func:`neuralis.kernels.smoke.smoke_test`):
+it speaks the kernel protocol, which this package never does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import io
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,11 +21,12 @@ from neuralis.config import Settings
 from neuralis.docker import containers, freeze
 from neuralis.docker.availability import client, translated
 from neuralis.docker.dockerfile import render
-from neuralis.docker.smoke import smoke_test
 from neuralis.docker.spec import ImageSpec
 from neuralis.errors import BuildFailed, DockerError
 
 EventKind = Literal["step", "log", "smoke", "done"]
+Verify = Callable[[str, ImageSpec, Settings], None]
+"""Checks a built image (by id) against its spec; raises to say why it is unusable."""
 TAIL_LINES = 15
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
@@ -38,8 +41,8 @@ class BuildEvent:
     total: int = 0
 
 
-def build(spec: ImageSpec, settings: Settings, *, smoke: bool = True) -> Iterator[BuildEvent]:
-    """Build, smoke-test and tag the image for ``spec``, yielding events as they happen."""
+def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iterator[BuildEvent]:
+    """Build, ``verify`` (unless None) and tag the image for ``spec``, yielding events."""
     rendered = render(spec, settings)
     progress = _Progress()
     with translated(f"build the kernel image {spec.name!r}"):
@@ -57,10 +60,10 @@ def build(spec: ImageSpec, settings: Settings, *, smoke: bool = True) -> Iterato
     image_id = progress.image_id
     if not image_id:
         raise BuildFailed(f"Building {spec.name!r} produced no image.\n{progress.tail()}")
-    if smoke and not _verified(spec.name, image_id):
+    if verify is not None and not _verified(spec.name, image_id):
         yield BuildEvent("smoke", "Smoke test: start a container, a kernel, import packages")
         try:
-            smoke_test(image_id, spec, settings)
+            verify(image_id, spec, settings)
         except DockerError:
             raise
         except Exception as exc:  # any failure of the smoke test marks the image failed

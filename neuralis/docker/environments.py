@@ -81,8 +81,9 @@ def ensure(env: Environment, settings: Settings, on_event: OnEvent | None = None
 
 def _build(spec: ImageSpec, settings: Settings) -> Iterator[BuildEvent]:
     from neuralis.docker.build import build
+    from neuralis.kernels.smoke import smoke_test
 
-    return build(spec, settings)
+    return build(spec, settings, verify=smoke_test)
 
 
 def spec_with(name: str, requirement: str) -> ImageSpec:

@@ -112,6 +112,7 @@ def connect(
 
         token = settings.gateway_token if is_configured_gateway(parsed.target, settings) else None
         return GatewayKernel(parsed.target, token, spec=str(parsed))
-    from neuralis.docker.kernels import docker_kernel
+    # Imported here, not above: neuralis.docker is optional, and kernels must not need it.
+    from neuralis.kernels.docker_provider import docker_kernel
 
     return docker_kernel(parsed.target, cwd=cwd, settings=settings)

@@ -3,6 +3,9 @@
 REST (requests) for the kernel's lifecycle; one WebSocket (websocket-client) per kernel for
 its channels, read by one thread that answers pings, decodes binary frames and reconnects
 with the same ``session_id`` so the gateway replays what was sent while it was away.
+
+Which server to talk to comes from an endpoint provider (:mod:`neuralis.kernels.endpoints`):
+a fixed URL for ``gateway:URL``, a container that is started on demand for ``docker:NAME``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from neuralis.kernels.base import (
     StdinHandler,
     run_execute,
 )
+from neuralis.kernels.endpoints import EndpointProvider, FixedEndpoint
 from neuralis.messages import Channel, Msg
 
 if TYPE_CHECKING:
@@ -73,11 +77,16 @@ def decode_frame(data: bytes | str, binary: bool) -> Msg:
 
 
 class GatewayKernel(OwnedKernel):
-    """A kernel started on a gateway and owned by this object."""
+    """A kernel started on a gateway and owned by this object.
+
+    ``server`` is the gateway's URL (with ``token``), or a provider that starts the server and
+    says where it listens; the provider is asked again before every launch and restart, since a
+    restarted container answers on another port.
+    """
 
     def __init__(
         self,
-        url: str,
+        server: str | EndpointProvider,
         token: str | None = None,
         *,
         kernel_name: str = "python3",
@@ -85,19 +94,34 @@ class GatewayKernel(OwnedKernel):
         spec: str = "",
         reconnect_budget: float = RECONNECT_BUDGET,
     ) -> None:
-        self.spec = spec or f"gateway:{url}"
-        self.url = url.rstrip("/")
+        fixed = isinstance(server, str)
+        self._provider = FixedEndpoint(server, token) if isinstance(server, str) else server
+        self.spec = spec or f"gateway:{server}"
+        self.url = server.rstrip("/") if isinstance(server, str) else ""
         self.kernel_id: str | None = None
         self._kernel_name = kernel_name
         self._path = path
         self._http = requests.Session()
-        if token:
-            self._http.headers["Authorization"] = f"token {token}"
-        self._token = token
+        self._token: str | None = None
+        if fixed:
+            self._use_token(token)
         self._socket: _Channels | None = None
         self._info: KernelInfo | None = None
         self._budget = reconnect_budget
         self._died = False
+
+    def _use_token(self, token: str | None) -> None:
+        self._token = token
+        if token:
+            self._http.headers["Authorization"] = f"token {token}"
+        else:
+            self._http.headers.pop("Authorization", None)
+
+    def _locate(self, timeout: float) -> None:
+        """Ask the provider where the server answers now (starting it if needed)."""
+        ep = self._provider.endpoint(timeout)
+        self.url = ep.url.rstrip("/")
+        self._use_token(ep.token)
 
     # REST ---------------------------------------------------------------------------------
 
@@ -126,6 +150,7 @@ class GatewayKernel(OwnedKernel):
         """Ask the gateway for a kernel without waiting for it to be ready."""
         if self.kernel_id:
             return
+        self._locate(timeout)
         body: dict[str, Any] = {"name": self._kernel_name}
         if self._path:
             body["path"] = self._path
@@ -172,7 +197,12 @@ class GatewayKernel(OwnedKernel):
         timeout: float | None = None,
         stop_on_error: bool = True,
     ) -> ExecuteReply:
-        """Run ``code``; see :class:`neuralis.kernels.base.Kernel`."""
+        """Run ``code``; see :class:`neuralis.kernels.base.Kernel`.
+
+        A lost kernel is explained by the provider when it can (a container that exited or ran
+        out of memory) instead of the gateway's bare "connection lost".
+        """
+        started = time.time()
         try:
             return run_execute(
                 self._channels(),
@@ -182,9 +212,18 @@ class GatewayKernel(OwnedKernel):
                 timeout=timeout,
                 stop_on_error=stop_on_error,
             )
-        except KernelDied:
+        except KernelDied as exc:
             self._died = True
-            raise
+            explained = self._provider.explain(exc, started)
+            if explained is None:
+                raise
+            raise explained from exc
+        except GatewayError as exc:
+            explained = self._provider.explain(exc, started)
+            if explained is None:
+                raise
+            self._died = True
+            raise explained from exc
 
     def interrupt(self) -> None:
         """POST the interrupt; does not wait for the cell to stop."""
@@ -192,10 +231,17 @@ class GatewayKernel(OwnedKernel):
             self._request("POST", f"/api/kernels/{self.kernel_id}/interrupt", json={})
 
     def restart(self, timeout: float = 60.0) -> None:
-        """POST the restart, then wait until the kernel answers again."""
+        """POST the restart, then wait until the kernel answers again.
+
+        A server that went away (a stopped container) is started again first, and the kernel
+        that went with it replaced by a fresh one.
+        """
         if not self.kernel_id:
             self.start(timeout)
             return
+        if not self._provider.is_running():
+            self._died = True
+        self._locate(timeout)
         if self._died:
             self._replace(timeout)
             return
@@ -237,8 +283,8 @@ class GatewayKernel(OwnedKernel):
             self._http.close()
 
     def is_alive(self) -> bool:
-        """Ask the gateway for the kernel's model."""
-        if not self.kernel_id:
+        """Ask the provider whether the server is there (cheap), then the gateway for the model."""
+        if not self.kernel_id or not self._provider.is_running():
             return False
         try:
             model = self._request("GET", f"/api/kernels/{self.kernel_id}", timeout=5)

@@ -92,7 +92,7 @@ def _kernel_bar() -> None:
         choose_kernel(doc, choice)
         st.rerun()
     if doc.kernel.startswith("docker:"):
-        from neuralis.docker.kernels import folder_warning
+        from neuralis.docker.diagnosis import folder_warning
 
         if warning := folder_warning(doc.path.parent):
             st.warning(warning, icon=":material/folder_off:")

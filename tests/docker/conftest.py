@@ -128,6 +128,7 @@ def built_kernel(docker_engine: None) -> Callable[..., Built]:
     """Build (once per session) the kernel for a Python and packages."""
     from neuralis.docker.build import build
     from neuralis.docker.spec import make_spec
+    from neuralis.kernels.smoke import smoke_test
 
     done: dict[tuple[str, tuple[str, ...]], Built] = {}
 
@@ -139,7 +140,7 @@ def built_kernel(docker_engine: None) -> Callable[..., Built]:
             name = f"{PREFIX}-py{python.replace('.', '')}{suffix}"
             spec = make_spec(python, list(packages), name=name)
             start = time.monotonic()
-            events = list(build(spec, Settings.from_env()))
+            events = list(build(spec, Settings.from_env(), verify=smoke_test))
             done[key] = Built(name, python, packages, events, time.monotonic() - start)
         return done[key]
 

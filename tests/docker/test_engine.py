@@ -15,6 +15,7 @@ from neuralis.docker.build import build
 from neuralis.docker.spec import make_spec
 from neuralis.errors import BuildFailed, ImageNotFound, KernelDied
 from neuralis.kernels import connect
+from neuralis.kernels.smoke import smoke_test
 from neuralis.messages import Msg
 from neuralis.runner import run_notebook
 from tests.docker.conftest import PREFIX, Built, build_steps
@@ -71,7 +72,13 @@ def test_build_and_run_a_notebook(
 def test_unchanged_spec_rebuilds_from_cache(built_kernel: Callable[..., Built]) -> None:
     built = built_kernel("3.11", ("six==1.16.0",))
     # The speed (<= 3 s) is measured in bench/docker_roundtrip.py; here: nothing was redone.
-    events = list(build(make_spec("3.11", ["six==1.16.0"], name=built.name), Settings.from_env()))
+    events = list(
+        build(
+            make_spec("3.11", ["six==1.16.0"], name=built.name),
+            Settings.from_env(),
+            verify=smoke_test,
+        )
+    )
     assert events[-1].kind == "done" and not any(e.kind == "smoke" for e in events)
 
 
@@ -155,7 +162,7 @@ def test_lifecycle_logs_stats_stop_start(
 def test_failed_build_names_the_step(docker_engine: None) -> None:
     spec = make_spec("3.11", ["neuralis-no-such-package-zz==1.0"], name=f"{PREFIX}-bad")
     with pytest.raises(BuildFailed) as info:
-        list(build(spec, Settings.from_env()))
+        list(build(spec, Settings.from_env(), verify=smoke_test))
     text = str(info.value)
     step, total = build_steps(spec)
     assert f"failed at step {step}/{total}" in text and "neuralis-no-such-package-zz" in text
@@ -183,7 +190,7 @@ def test_remove_takes_container_and_image(
     built_kernel: Callable[..., Built], settings: Settings
 ) -> None:
     spec = make_spec("3.11", [], name=f"{PREFIX}-rm")
-    list(build(spec, Settings.from_env(), smoke=False))
+    list(build(spec, Settings.from_env(), verify=None))
     containers.ensure_running(spec.name, settings)
     assert containers.remove(spec.name)
     assert containers.find(spec.name) is None

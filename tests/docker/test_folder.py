@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from neuralis.docker.diagnosis import folder_warning
 from neuralis.docker.dockerfile import KERNEL_UID
-from neuralis.docker.kernels import folder_warning
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
 

@@ -22,6 +22,7 @@ from neuralis.docker import containers, environments, freeze
 from neuralis.docker.build import build
 from neuralis.docker.spec import make_spec
 from neuralis.environment import Drift, Environment
+from neuralis.kernels.smoke import smoke_test
 from tests.environment.conftest import PREFIX
 
 pytestmark = pytest.mark.docker
@@ -64,7 +65,11 @@ def recorded(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> I
     folder = tmp_path_factory.mktemp("envs") / "notebooks"
     folder.mkdir()
     folder.chmod(0o777)  # the kernel runs as uid 1000
-    list(build(make_spec("3.11", ["six==1.16.0"], name=SOURCE), Settings.from_env()))
+    list(
+        build(
+            make_spec("3.11", ["six==1.16.0"], name=SOURCE), Settings.from_env(), verify=smoke_test
+        )
+    )
     source = folder / "nb.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)]), source)
     done = neuralis(folder, "run", str(source), "--kernel", f"docker:{SOURCE}", "--inplace")

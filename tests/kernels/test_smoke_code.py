@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neuralis.docker.smoke import import_check_code
 from neuralis.docker.spec import make_spec
+from neuralis.kernels.smoke import import_check_code
 
 
 def test_installed_packages_import() -> None:
