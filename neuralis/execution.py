@@ -555,21 +555,49 @@ class Broker:
             self._changed.notify_all()
 
     def _fold(self, nb: _Notebook, cell_id: str, msg: Msg) -> None:
+        """Fold one message into the running cell: reduce off the lock, publish under it.
+
+        Only this worker writes a running record's outputs, so what it read is still current
+        when it publishes; other fields (status, input prompt) are taken fresh under the lock.
+        """
         with self._lock:
-            rec = nb.records[cell_id]
-            outputs = reduce(rec.outputs, msg)
+            rec = nb.records.get(cell_id)
+        if rec is None:
+            return
+        base = rec.outputs
+        outputs = reduce(base, msg)
+        if outputs is base:
+            return  # status, comms...: nothing changed, no reader is woken
+        update = outputs.update
+        spread = self._spread(nb, cell_id, update) if update is not None else {}
+        with self._lock:
+            rec = nb.records.get(cell_id)
+            if rec is None:
+                return
+            if rec.outputs is not base:  # never expected; correct rather than lose output
+                outputs = reduce(rec.outputs, msg)
             nb.records[cell_id] = replace(rec, outputs=outputs)
-            if outputs.update is not None:
-                self._spread(nb, cell_id, outputs.update)
+            for cid, (old, new) in spread.items():
+                other = nb.records.get(cid)
+                if other is None:
+                    continue  # cleared meanwhile
+                if other.outputs is not old and update is not None:  # a new run meanwhile
+                    new = apply_display_update(other.outputs, update)
+                nb.records[cid] = replace(other, outputs=new)
             self._changed.notify_all()
 
-    def _spread(self, nb: _Notebook, origin: str, update: DisplayUpdate) -> None:
-        """Apply a display update to the other cells of the notebook."""
-        for cid, other in nb.records.items():
-            if cid != origin:
-                nb.records[cid] = replace(
-                    other, outputs=apply_display_update(other.outputs, update)
-                )
+    def _spread(
+        self, nb: _Notebook, origin: str, update: DisplayUpdate
+    ) -> dict[str, tuple[CellOutputs, CellOutputs]]:
+        """Apply a display update to the other cells, off the lock: {cell: (old, new)}."""
+        with self._lock:
+            others = [(cid, r.outputs) for cid, r in nb.records.items() if cid != origin]
+        changed = {}
+        for cid, old in others:
+            new = apply_display_update(old, update)
+            if new is not old:
+                changed[cid] = (old, new)
+        return changed
 
     def _ask(self, nb: _Notebook, cell_id: str, prompt: str, password: bool) -> str:
         with self._lock:

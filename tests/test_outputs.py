@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from neuralis.outputs import (
     CellOutputs,
     DisplayUpdate,
-    append_stream,
+    StreamText,
     apply_display_update,
     normalize_stream,
     reduce,
@@ -101,10 +104,66 @@ def test_carriage_return_and_backspace(text: str, shown: str) -> None:
 
 def test_incremental_merge_equals_whole_text() -> None:
     chunks = ["ab", "c\r", "xy", "\x08z\n", "next\r", "final", "\n"]
-    merged = ""
+    merged = StreamText()
     for c in chunks:
-        merged = append_stream(merged, c)
-    assert merged == normalize_stream("".join(chunks)) == "xz\nfinal\n"
+        merged = merged.append(c)
+    assert merged.text == normalize_stream("".join(chunks)) == "xz\nfinal\n"
+
+
+# The reference: the rules as two regexes over the whole text (quadratic, so small texts
+# only). A backspace removes the character before it on its line (repeatedly: "ab\b\b" is
+# empty), then text before a \r on its line goes when more text follows on that line.
+_REF_BACKSPACE = re.compile(r"[^\n\x08]\x08")
+_REF_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")
+
+
+def reference(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous, text = text, _REF_BACKSPACE.sub("", text)
+    return _REF_CARRIAGE_RETURN.sub("", text)
+
+
+_chunks = st.lists(st.text(alphabet="ab\r\x08\n", max_size=12), max_size=12)
+
+
+@given(_chunks)
+def test_folding_any_chunks_equals_the_reference(chunks: list[str]) -> None:
+    folded = StreamText()
+    for c in chunks:
+        folded = folded.append(c)
+    assert folded.text == reference("".join(chunks))
+
+
+@given(_chunks, st.integers(min_value=0, max_value=12))
+def test_earlier_states_stay_valid(chunks: list[str], fork: int) -> None:
+    """States share their pieces: appending to one never changes another."""
+    states = [StreamText()]
+    for c in chunks:
+        states.append(states[-1].append(c))
+    branch = states[min(fork, len(chunks))].append("x\x08\x08\ry")
+    assert branch.text == reference("".join(chunks[:fork]) + "x\x08\x08\ry")
+    for i, state in enumerate(states):
+        assert state.text == reference("".join(chunks[:i]))
+
+
+@given(_chunks)
+def test_reducer_merges_stream_messages_like_the_reference(chunks: list[str]) -> None:
+    state = fold([msg("stream", name="stdout", text=c) for c in chunks])
+    texts = [o.text for o in state.outputs]
+    assert texts == ([reference("".join(chunks))] if chunks else [])
+
+
+def test_a_million_character_line_with_progress_folds_to_its_last_state() -> None:
+    width = 10**6
+    chunks = ["x" * (width // 2), "x" * (width // 2)]  # one long line, in two writes
+    chunks += [f"\r{i:>3}% " + "#" * (i * 100) for i in range(0, 101, 5)]
+    chunks += ["\x08" * 50, "done\n", "after\n"]
+    state = fold([msg("stream", name="stdout", text=c) for c in chunks])
+    (out,) = state.outputs
+    assert out.text == "100% " + "#" * (10_000 - 50) + "done\nafter\n"
+    long = fold([msg("stream", name="stdout", text="y" * 1000) for _ in range(1000)])
+    assert long.outputs[0].text == "y" * width
 
 
 def test_update_display_data_is_never_appended_and_is_returned() -> None:
