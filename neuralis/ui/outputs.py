@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import streamlit as st
 from nbformat import NotebookNode
 
-from neuralis import display
+from neuralis import display, sanitize
 
 Renderer = Callable[[Any, dict[str, Any]], None]
 
@@ -39,8 +40,8 @@ def _html(value: Any, meta: dict[str, Any]) -> None:
     markup = display.as_text(value)
     if display.needs_scripts(markup):
         _iframe(markup)
-    else:
-        st.html(markup)  # sanitised by DOMPurify, not iframed
+    else:  # cleaned and boxed here: an output cannot style the app, cover it or post a form
+        st.html(sanitize.contain_html(markup))
 
 
 def _markdown(value: Any, meta: dict[str, Any]) -> None:
@@ -141,10 +142,19 @@ def _ansi(text: str) -> None:
     st.html(display.ansi_to_html(clipped.tail))
 
 
+FRAME_POLICY = '<meta http-equiv="Content-Security-Policy" content="form-action \'none\'">'
+"""Put first in every frame: a form in an output cannot send what is typed into it."""
+_DOCTYPE = re.compile(r"\s*<!doctype[^>]*>", re.IGNORECASE)
+
+
 def _iframe(markup: str) -> None:
     # A data: URL gives the frame an opaque origin: its scripts run but cannot reach the
     # app (st.iframe given raw HTML would be same-origin, and notebooks come from anywhere).
-    url = "data:text/html;base64," + base64.b64encode(markup.encode("utf-8")).decode("ascii")
+    # A policy can only be tightened by later ones, so the output cannot undo FRAME_POLICY.
+    doctype = _DOCTYPE.match(markup)  # kept first: a page without one renders in quirks mode
+    at = doctype.end() if doctype else 0
+    page = (markup[:at] + FRAME_POLICY + markup[at:]).encode("utf-8", "replace")
+    url = "data:text/html;base64," + base64.b64encode(page).decode("ascii")
     st.iframe(url, height=IFRAME_HEIGHT)
 
 
