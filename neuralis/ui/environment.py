@@ -18,6 +18,7 @@ from neuralis.docker.spec import ImageSpec
 from neuralis.document import Document
 from neuralis.environment import Drift, Environment
 from neuralis.errors import NeuralisError
+from neuralis.sanitize import code_span, markdown_text
 from neuralis.ui import state
 
 PENDING = "neuralis_env_pending"
@@ -44,7 +45,7 @@ def render_environment_panel(doc: Document) -> None:
         try:
             _panel(doc, settings)
         except NeuralisError as exc:
-            st.caption(f"Environment unavailable: {exc}")
+            st.caption(f"Environment unavailable: {markdown_text(str(exc))}")
 
 
 def _needs_attention(doc: Document, settings: Settings) -> bool:
@@ -85,7 +86,7 @@ def _offer_select(doc: Document, env: Environment, settings: Settings) -> None:
     from neuralis.ui.kernel_bar import choose_kernel
 
     found = locate(env, settings)
-    if found and st.button(f"Use kernel docker:{found}", key="env-select"):
+    if found and st.button(f"Use kernel {code_span(f'docker:{found}')}", key="env-select"):
         choose_kernel(doc, f"docker:{found}")
         st.session_state.pop(f"kernel-pick-{doc.name}", None)
         st.rerun()
@@ -107,13 +108,14 @@ def _record(doc: Document, name: str) -> Environment:
 
 
 def _summary(env: Environment) -> None:
+    # Everything here comes from the notebook's metadata: shown as text, never as Markdown.
     image = (env.image or "")[7:19] or "none"
     st.markdown(
-        f"Python **{env.python}** · {len(env.packages)} requested · {len(env.frozen)} installed "
-        f"· image `{image}`"
+        f"Python {code_span(env.python)} · {len(env.packages)} requested · "
+        f"{len(env.frozen)} installed · image {code_span(image)}"
     )
     if env.packages:
-        st.caption("Requested: " + ", ".join(env.packages))
+        st.caption("Requested: " + markdown_text(", ".join(env.packages)))
 
 
 def _missing(env: Environment, settings: Settings) -> bool:
@@ -146,7 +148,9 @@ def _offer_build(doc: Document, env: Environment, settings: Settings, why: str) 
 def _show_drift(
     doc: Document, env: Environment, name: str, rows: tuple[Drift, ...], settings: Settings
 ) -> None:
-    st.warning(f"Kernel `{name}` differs from the notebook's record in {len(rows)} packages.")
+    st.warning(
+        f"Kernel {code_span(name)} differs from the notebook's record in {len(rows)} packages."
+    )
     st.dataframe(drift_table(rows), hide_index=True, width="stretch")
     left, right = st.columns(2)
     if left.button("Rebuild from the record", key="env-rebuild"):
@@ -160,7 +164,7 @@ def _offer_adds(doc: Document, env: Environment, name: str) -> None:
     from neuralis.docker.environments import spec_with
 
     for req in environment.new_requests(env, _installed_in_cells(doc)):
-        label = f"Add {req} to this kernel's environment"
+        label = f"Add {code_span(req)} to this kernel's environment"
         if st.button(label, key=f"env-add-{req}", help="Rebuild the image with it, so it stays"):
             _start(doc, spec_with(name, req), "add", Settings.from_env())
 
@@ -217,7 +221,7 @@ def _progress() -> None:
     build = builds().get(pending.kernel)
     if build is None or build.status != "running":
         st.rerun()  # a full rerun applies the result
-    st.progress(build.progress, text=f"Building `{pending.kernel}`: {build.stage}")
+    st.progress(build.progress, text=f"Building {code_span(pending.kernel)}: {build.stage}")
 
 
 def _apply_finished(doc: Document) -> None:
@@ -232,7 +236,7 @@ def _apply_finished(doc: Document) -> None:
         return
     del st.session_state[PENDING]
     if build is None or build.status != "done":
-        st.error(build.verdict if build else "The build was lost: start it again.")
+        st.error(markdown_text(build.verdict) if build else "The build was lost: start it again.")
         return
     _finish(doc, pending)
 

@@ -7,6 +7,7 @@ import streamlit as st
 from neuralis.document import Document
 from neuralis.errors import NeuralisError
 from neuralis.kernels import parse_spec
+from neuralis.sanitize import code_span, markdown_text
 from neuralis.ui import state
 
 GATEWAY_OTHER = "Gateway URL…"
@@ -66,8 +67,9 @@ def _sidebar_status() -> None:
     if doc is None:
         st.caption("No notebook open.")
         return
-    st.markdown(f"**{doc.name}**")
-    st.markdown(f"Kernel `{doc.kernel}` {status_badge(doc)}")
+    # The name and the spec come from the file: shown as text, never as Markdown.
+    st.markdown(f"**{markdown_text(doc.name)}**")
+    st.markdown(f"Kernel {code_span(doc.kernel)} {status_badge(doc)}")
 
 
 def draw_kernel_bar() -> None:
@@ -99,7 +101,8 @@ def _kernel_bar() -> None:
     if (url := broker.unconfirmed_gateway(doc.key)) is not None:
         _confirm_gateway(doc, url)  # in place of "the kernel died": it never started
     elif broker.kernel_status(doc.key) == "dead":
-        st.error(f"The kernel died: {broker.kernel_error(doc.key) or 'no reason given'}")
+        reason = broker.kernel_error(doc.key) or "no reason given"
+        st.error(f"The kernel died: {markdown_text(reason)}")
         if st.button("Restart kernel", key="restart-dead", type="primary"):
             restart(doc)
             st.rerun(scope="app")  # the status and the poller that follows it live outside

@@ -6,6 +6,7 @@ import streamlit as st
 
 from neuralis.document import Document
 from neuralis.notebook import cells as ops
+from neuralis.sanitize import markdown_text
 from neuralis.ui import state
 from neuralis.ui.cells import SELECTED, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
@@ -52,7 +53,7 @@ def _show_notice() -> None:
     notice = state.pop_notice()
     if notice is not None:
         kind, text = notice
-        (st.error if kind == "error" else st.info)(text)
+        (st.error if kind == "error" else st.info)(markdown_text(text))  # may quote ?file=
 
 
 def _selected_index(doc: Document) -> int:

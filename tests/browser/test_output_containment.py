@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -196,3 +197,16 @@ def test_dataframe_and_styler_outputs_still_look_right(page: Any, server: Server
     other = page.locator("td", has_text="0.500000").first
     assert other.evaluate("c => getComputedStyle(c).backgroundColor") != "rgb(255, 255, 0)"
     assert_app_untouched(page)
+
+
+def test_the_file_parameter_draws_no_link_and_loads_no_image(
+    page: Any, server: Server, listener: Listener
+) -> None:
+    host = f"http://127.0.0.1:{listener.port}"
+    name = f"[Session expired, log in]({host}/login) ![x]({host}/pixel.png)"
+    page.goto(f"{server.url}/?file={quote(name)}")
+    page.get_by_text("is not a notebook name").first.wait_for()
+    assert page.locator(f'a[href^="{host}"], img[src^="{host}"]').count() == 0
+    assert page.get_by_text("[Session expired, log in](").count() >= 1  # shown as written
+    time.sleep(1)
+    assert listener.seen == []
