@@ -138,9 +138,19 @@ def _run(args: argparse.Namespace, path: Path, spec: str, kernel: Kernel) -> int
 
     nb = read_notebook(path)
     target = path if args.inplace else args.output or path.with_suffix(".out.ipynb")
-    result = run_notebook(
-        nb, timeout=args.timeout, allow_errors=args.allow_errors, kernel=kernel, spec=spec
-    )
+    try:
+        result = run_notebook(
+            nb, timeout=args.timeout, allow_errors=args.allow_errors, kernel=kernel, spec=spec
+        )
+    except InvalidInput:
+        raise
+    except NeuralisError as exc:
+        # The kernel died, timed out or could not start: keep what ran (the failed cell
+        # carries an error output saying why) and exit 3 all the same.
+        write_notebook(nb, target)
+        print(f"neuralis: {exc}", file=sys.stderr)
+        print(f"Outputs so far written to {target}.", file=sys.stderr)
+        return EXIT_INFRA
     if spec.startswith("docker:"):
         _record(nb, spec)
     write_notebook(nb, target)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 
 from neuralis.config import Settings
+from neuralis.errors import NeuralisError
 from neuralis.execution import Broker, RunRecord
 from neuralis.kernels import Kernel, connect
 
@@ -51,8 +53,11 @@ def run_notebook(
     """Execute ``nb`` in place on a fresh kernel that is shut down before returning.
 
     Raises KernelError (died, timed out, failed to start) or GatewayError/DockerError for
-    infrastructure failures; a cell raising is reported in the result, not raised.
-    ``kernel``, when given (perhaps already launched), is used and shut down like our own.
+    infrastructure failures; a cell raising is reported in the result, not raised. Either
+    way ``nb`` holds everything that ran, stopped or not: the cells before, and the outputs
+    the failed cell had made, with an error output naming what stopped it (papermill's
+    convention), so the caller can write it. ``kernel``, when given (perhaps already
+    launched), is used and shut down like our own.
     """
 
     def factory(spec: str, cwd: Path | None) -> Kernel:
@@ -69,12 +74,16 @@ def run_notebook(
         )
         executed: list[NotebookNode] = []
         failure = None
+        broken: tuple[int, NotebookNode, NeuralisError] | None = None
         try:
             for index, cell in cells:
                 rec = broker.wait(key, cell.id)
                 if rec.status == "interrupted" and rec.started_at is None:
                     break  # dropped after an earlier failure
                 executed.append(cell)
+                if rec.failure is not None:  # the kernel, not the cell, failed
+                    broken = (index, cell, rec.failure)
+                    break
                 failure = _failure(index, rec)
                 if failure is not None and cell.id not in allowed:
                     break
@@ -84,6 +93,10 @@ def run_notebook(
             records = broker.records(key)
             for cell in executed:
                 _store(cell, records[cell.id])
+        if broken is not None:
+            index, cell, exc = broken
+            cell.outputs.append(_stopped(exc))
+            raise type(exc)(f"Cell {index + 1}: {exc}") from exc
         return RunResult(len(executed), failure)
     finally:
         broker.shutdown_all(wait=True)
@@ -94,11 +107,18 @@ def _store(cell: NotebookNode, rec: RunRecord) -> None:
     cell.execution_count = rec.execution_count
 
 
+def _stopped(exc: NeuralisError) -> NotebookNode:
+    """Return the error output that marks the cell a kernel failure stopped."""
+    name = type(exc).__name__
+    output: NotebookNode = nbformat.v4.new_output(
+        "error", ename=name, evalue=str(exc), traceback=[f"{name}: {exc}"]
+    )
+    return output
+
+
 def _failure(index: int, rec: RunRecord) -> CellFailure | None:
     if rec.status == "done":
         return None
-    if rec.failure is not None:  # the kernel, not the cell, failed: raise it as such
-        raise type(rec.failure)(f"Cell {index + 1}: {rec.failure}") from rec.failure
     for out in rec.outputs.outputs:
         if out.output_type == "error":
             return CellFailure(index, out.ename, out.evalue)

@@ -129,10 +129,48 @@ def test_timeout_exits_3(tmp_path: Path) -> None:
     assert time.monotonic() - start < 30
 
 
-def test_dead_kernel_exits_3(tmp_path: Path) -> None:
-    src = write(tmp_path / "k.ipynb", new_code_cell("import os; os._exit(1)"))
+def test_timeout_writes_what_ran(tmp_path: Path) -> None:
+    src = write(
+        tmp_path / "t.ipynb",
+        new_code_cell("print('first')"),
+        new_code_cell("import time\nprint('waiting', flush=True)\ntime.sleep(60)"),
+    )
+    res = neuralis("run", str(src), "--timeout", "3")
+    assert res.returncode == 3 and "Outputs so far written" in res.stderr
+    first, slow = nbformat.read(tmp_path / "t.out.ipynb", as_version=4).cells
+    assert first.outputs[0].text == "first\n"
+    assert slow.outputs[0].text == "waiting\n"
+    assert slow.outputs[-1].output_type == "error" and slow.outputs[-1].ename == "KernelTimeout"
+
+
+# A kernel killed for memory gets SIGKILL from the kernel's OOM killer; os._exit is a crash.
+@pytest.mark.parametrize(
+    "death", ["os._exit(1)", "os.kill(os.getpid(), signal.SIGKILL)"], ids=["exit", "sigkill"]
+)
+def test_dead_kernel_exits_3_and_writes_what_ran(tmp_path: Path, death: str) -> None:
+    src = write(
+        tmp_path / "k.ipynb",
+        new_code_cell("print('one')"),
+        new_markdown_cell("text"),
+        new_code_cell("x = 2\nx"),
+        new_code_cell(
+            f"import os, signal, time\nprint('before', flush=True)\ntime.sleep(0.5)\n{death}"
+        ),
+        new_code_cell("print('never')"),
+    )
     res = neuralis("run", str(src))
-    assert res.returncode == 3 and "died" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 3, res.stderr
+    assert "died" in res.stderr and "Traceback" not in res.stderr
+    assert "Cell 4" in res.stderr and f"written to {tmp_path / 'k.out.ipynb'}" in res.stderr
+    out = nbformat.read(tmp_path / "k.out.ipynb", as_version=4)
+    nbformat.validate(out)
+    one, _, two, dead, after = out.cells
+    assert one.outputs[0].text == "one\n" and one.execution_count == 1
+    assert two.outputs[0].data["text/plain"] == "2"
+    assert dead.outputs[0].text == "before\n"  # what the cell printed before it died
+    assert dead.outputs[-1].output_type == "error" and dead.outputs[-1].ename == "KernelDied"
+    assert "died" in dead.outputs[-1].evalue
+    assert after.execution_count is None and after.outputs == []  # never ran
 
 
 @pytest.mark.gateway
