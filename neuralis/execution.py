@@ -143,6 +143,26 @@ class Broker:
                 self._stop_kernel(nb)
                 nb.spec, nb.cwd = spec, cwd
 
+    def rename(self, old: str, new: str) -> None:
+        """Move a notebook's kernel, queue and records to its new key (the file was renamed).
+
+        The kernel, its variables and a run in progress carry on under the new name.
+        """
+        with self._lock:
+            nb = self._notebooks.pop(old, None)
+            if nb is None or old == new:
+                if nb is not None:
+                    self._notebooks[old] = nb
+                return
+            stale = self._notebooks.pop(new, None)  # a notebook gone from that path
+            if stale is not None:
+                self._drop_queue(stale, "The notebook was replaced by a renamed one.")
+                self._stop_kernel(stale)
+            nb.key = new
+            nb.records = {cid: replace(r, notebook=new) for cid, r in nb.records.items()}
+            self._notebooks[new] = nb
+            self._changed.notify_all()
+
     def kernel_status(self, notebook: str) -> KernelStatus:
         """Return none, starting, idle, busy or dead."""
         with self._lock:

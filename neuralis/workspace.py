@@ -98,14 +98,16 @@ class Workspace:
         src.rename(dst)
         return dst.name
 
-    def upload(self, name: str, data: bytes) -> str:
-        """Validate an uploaded file and store it (a free name is chosen); return its name.
+    def upload(self, name: str, data: bytes, *, replace: bool = False) -> str:
+        """Validate an uploaded file and store it; return its name.
 
-        A file that is not a notebook raises NotebookFormatError and nothing is written.
+        An existing file of that name is replaced with ``replace``, else a free name is
+        chosen (``name-2``...). A file that is not a notebook raises NotebookFormatError and
+        nothing is written.
         """
         check_name(name)
         nb = parse_notebook(data, name)
-        path = self.path(self.free_name(name))
+        path = self.path(name if replace else self.free_name(name))
         write_notebook(nb, path)
         return path.name
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import nbformat
@@ -51,11 +54,41 @@ def insert_near(nb: NotebookNode, cell_id: str, where: Literal["above", "below"]
     return insert_cell(nb, i if where == "above" else i + 1)
 
 
-def delete_cell(nb: NotebookNode, cell_id: str) -> None:
+@dataclass(frozen=True)
+class Deleted:
+    """A deleted cell and where it stood, enough to put it back."""
+
+    index: int
+    cell: NotebookNode
+    placeholder: str | None = None
+    """The empty cell added because the notebook would have had none."""
+
+
+def delete_cell(nb: NotebookNode, cell_id: str) -> Deleted:
     """Remove a cell; a notebook never becomes empty (an empty code cell stays)."""
-    del nb.cells[index_of(nb, cell_id)]
-    if not nb.cells:
-        insert_cell(nb, 0)
+    i = index_of(nb, cell_id)
+    cell = nb.cells.pop(i)
+    placeholder = insert_cell(nb, 0) if not nb.cells else None
+    return Deleted(i, cell, placeholder)
+
+
+def restore_cell(nb: NotebookNode, deleted: Deleted) -> str:
+    """Put a deleted cell back where it was (or as near as the notebook allows).
+
+    The empty placeholder the deletion left goes again, unless someone wrote in it. A cell
+    whose id came back meanwhile (another tab) is restored under a fresh id. Return its id.
+    """
+    cell = deleted.cell
+    if deleted.placeholder is not None:
+        with contextlib.suppress(KeyError):
+            stand_in = cell_by_id(nb, deleted.placeholder)
+            if not stand_in.source and not stand_in.get("outputs"):
+                nb.cells.remove(stand_in)
+    if any(c.get("id") == cell.get("id") for c in nb.cells):
+        cell = copy.deepcopy(cell)
+        cell["id"] = uuid.uuid4().hex[:8]
+    nb.cells.insert(max(0, min(deleted.index, len(nb.cells))), cell)
+    return str(cell["id"])
 
 
 def move_cell(nb: NotebookNode, cell_id: str, delta: int) -> bool:

@@ -24,6 +24,10 @@ SEEN = "neuralis_seen"
 EDITING = "neuralis_editing"
 ACTED = "neuralis_acted"
 """Cell id -> how many actions it has had; part of its action widget's key (see action_key)."""
+UNDO = "neuralis_undo"
+"""Notebook key -> the cells deleted in this session, last one last (see undo_delete)."""
+_UNDO_AT = "neuralis_undo_at"
+"""The cell that shows "Undo delete": the one selected right after a deletion."""
 SELECTED = "neuralis_selected"
 _RESELECT = "neuralis_reselect"
 LIVE_KEY = "nb-live"
@@ -117,6 +121,14 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
             args=(cell_id,),
         )
         status.caption("Markdown")
+    if st.session_state.get(_UNDO_AT) == cell_id and st.session_state.get(UNDO, {}).get(doc.key):
+        row.button(
+            "Undo delete",
+            icon=":material/undo:",
+            key=f"undo-{cell_id}",
+            help="Put back the cell just deleted (Z in command mode)",
+            on_click=undo_delete,
+        )
     options = [a for a in ACTIONS if a != "edit"]
     if kind == "code" and not _has_editor(doc, cell_id):
         options.insert(0, "edit")
@@ -151,6 +163,7 @@ def _on_run(cell_id: str) -> None:
     if isinstance(text, str) and cells.set_source(doc.nb, cell_id, text):
         save(doc)
     moved = select(cell_id)
+    st.session_state.pop(_UNDO_AT, None)
     run_cells(doc, [cell_id])
     # Most cells take milliseconds: a short wait lets this very rerun draw the output,
     # saving the poller's round trip. The cell still runs in the broker's thread.
@@ -185,6 +198,7 @@ def _on_action(cell_id: str) -> None:
     if doc is None or action is None:
         return
     st.session_state[SELECTED] = cell_id
+    st.session_state.pop(_UNDO_AT, None)
     if action == "edit":  # only this cell changes: its fragment reruns by itself
         st.session_state.setdefault(EDITING, set()).add(cell_id)
         return
@@ -283,7 +297,36 @@ def _restructure(doc: Document, cell_id: str, action: str) -> None:
         if kind == "code":
             st.session_state.setdefault(EDITING, set()).add(cell_id)
     elif action == "delete":
-        cells.delete_cell(nb, cell_id)
+        index = cells.index_of(nb, cell_id)
+        _deleted(doc).append(cells.delete_cell(nb, cell_id))
+        after = str(nb.cells[min(index, len(nb.cells) - 1)]["id"])
+        st.session_state[SELECTED] = st.session_state[_UNDO_AT] = after
+
+
+def _deleted(doc: Document) -> list[cells.Deleted]:
+    """Return this session's stack of cells deleted from the notebook."""
+    stacks: dict[str, list[cells.Deleted]] = st.session_state.setdefault(UNDO, {})
+    return stacks.setdefault(doc.key, [])
+
+
+def undo_delete() -> None:
+    """Put back the cell deleted last in this session, selected, and save; redraw the page.
+
+    A widget callback: the "Undo delete" button's, and the one a keyboard shortcut (Z in
+    command mode) calls. With nothing deleted it does nothing.
+    """
+    doc = state.current()
+    st.session_state.pop(_UNDO_AT, None)
+    stack = _deleted(doc) if doc is not None else []
+    if doc is None or not stack:
+        return
+    cell_id = cells.restore_cell(doc.nb, stack.pop())
+    st.session_state[SELECTED] = cell_id
+    if stack:  # more to undo: the button stays, on the cell just restored
+        st.session_state[_UNDO_AT] = cell_id
+    show_cell(doc, cell_id)
+    doc.save()
+    st.rerun()
 
 
 def save(doc: Document) -> None:

@@ -64,6 +64,10 @@ def code_editor(key: str, source: str, *, language: str = "python") -> str:
     or the component would reset its text to them and drop what the user typed since.
     """
     initial: dict[str, str] = st.session_state.setdefault("neuralis_editor_init", {})
+    if key not in st.session_state:
+        # A new editor, or one drawn again after a run without it (the cell was deleted
+        # and restored, or changed type and back): it starts from the text the cell has now.
+        initial[key] = source
     first = initial.setdefault(key, source)
     value = st_ace(
         value=first,

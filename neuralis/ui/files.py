@@ -51,17 +51,57 @@ def _new(ws: Workspace) -> None:
             st.rerun()
 
 
+_PENDING_UPLOAD = "neuralis_pending_upload"
+"""(name, bytes) of an upload whose name exists, until the user says replace or keep both."""
+
+
 def _upload(ws: Workspace) -> None:
     with st.form("upload-notebook", clear_on_submit=True, border=False):
         upload = st.file_uploader("Upload a notebook", type=["ipynb"])
         if st.form_submit_button("Upload") and upload is not None:
+            name, data = upload.name, upload.getvalue()
             try:
-                stored = ws.upload(upload.name, upload.getvalue())
+                taken = ws.exists(name)
             except NeuralisError as exc:
                 st.error(f"Upload refused: {exc}")
                 return
-            state.open_document(stored)
-            st.rerun()
+            if taken:
+                st.session_state[_PENDING_UPLOAD] = (name, data)
+            else:
+                _store(ws, name, data, replace=False)
+    _ask_replace(ws)
+
+
+def _ask_replace(ws: Workspace) -> None:
+    """Ask what to do with an upload whose name exists: replace it, or keep both."""
+    pending = st.session_state.get(_PENDING_UPLOAD)
+    if pending is None:
+        return
+    name, data = pending
+    st.warning(f"{name} already exists. Replace it, or keep both (the upload gets a new name)?")
+    replace, both, cancel = st.columns(3)
+    if replace.button("Replace", key="upload-replace", type="primary"):
+        _store(ws, name, data, replace=True)
+    if both.button("Keep both", key="upload-keep-both"):
+        _store(ws, name, data, replace=False)
+    if cancel.button("Cancel", key="upload-cancel"):
+        st.session_state.pop(_PENDING_UPLOAD, None)
+        st.rerun()
+
+
+def _store(ws: Workspace, name: str, data: bytes, *, replace: bool) -> None:
+    """Save an upload (over the file, or under a free name) and open it."""
+    st.session_state.pop(_PENDING_UPLOAD, None)
+    try:
+        stored = ws.upload(name, data, replace=replace)
+    except NeuralisError as exc:
+        st.error(f"Upload refused: {exc}")
+        return
+    if replace:
+        # The kernel stays (same file); runs of the old cells must not paint the new ones.
+        state.broker().clear(str(ws.path(stored)))
+    state.open_document(stored)
+    st.rerun()
 
 
 def draw_document_actions(ws: Workspace, doc: Document) -> None:
@@ -99,12 +139,16 @@ def _rename(ws: Workspace, doc: Document) -> None:
     with st.form("rename-notebook", border=False):
         new = st.text_input("New name", value=doc.name)
         if st.form_submit_button("Rename"):
+            if doc.conflict:
+                st.error("The file changed on disk: reload or overwrite it before renaming.")
+                return
             try:
                 renamed = ws.rename(doc.name, new)
             except NeuralisError as exc:
                 st.error(str(exc))
                 return
-            state.broker().shutdown(doc.key)  # the kernel belonged to the old path
+            # The kernel, its variables and any run in progress follow the file.
+            state.broker().rename(doc.key, str(ws.path(renamed)))
             state.open_document(renamed)
             st.rerun()
 

@@ -21,6 +21,13 @@ from tests.ui.conftest import make_notebook, read
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(autouse=True)
+def _patient(page: Any) -> None:
+    """Give each step a minute: the suite shares a loaded machine with other servers."""
+    page.set_default_timeout(60_000)
+
+
 SETTLE = 1.5
 """Seconds to watch for an action that fires again (it came back within a second)."""
 
@@ -66,8 +73,7 @@ def type_into(page: Any, cell_id: str, text: str, *, replace: bool = True) -> No
     frame = page.frame_locator(f'.st-key-box-{cell_id} iframe[title*="streamlit_ace"]')
     box = frame.locator("textarea.ace_text-input").first
     box.focus()
-    if replace:
-        box.press("Control+a")
+    box.press("Control+a" if replace else "Control+End")
     box.press_sequentially(text, delay=20)
 
 
@@ -122,7 +128,7 @@ def test_move_up_then_type(page: Any, server: Server) -> None:
     time.sleep(SETTLE)
     saved = cells(server, name)
     assert [c.id for c in saved] == moved
-    assert saved[1].source.replace("\n", "") in ("c = 3d = 4", "d = 4c = 3")
+    assert saved[1].source == "c = 3\nd = 4"
     assert drawn_ids(page) == moved
 
 
@@ -139,3 +145,124 @@ def test_add_below_then_type_above(page: Any, server: Server) -> None:
     assert len(saved) == 3 and saved[0].id == ids[0] and saved[2].id == ids[1]
     assert saved[1].source == ""
     assert len(drawn_ids(page)) == 3
+
+
+def test_type_then_change_type_twice_keeps_the_text(page: Any, server: Server) -> None:
+    name, (cid,) = fresh(server, ["first"])
+    open_notebook(page, server, name)
+    type_into(page, cid, "x = 'typed'")
+    eventually(lambda: cells(server, name)[0].source == "x = 'typed'")
+    action(page, cid, "swap_horiz")  # to markdown: its editor starts from the typed text
+    eventually(lambda: cells(server, name)[0].cell_type == "markdown")
+    page.locator(f".st-key-box-{cid} iframe[title*='streamlit_ace']").wait_for()
+    type_into(page, cid, " and more", replace=False)
+    eventually(lambda: cells(server, name)[0].source == "x = 'typed' and more")
+    action(page, cid, "swap_horiz")  # back to code: the code editor must not bring back "first"
+    eventually(lambda: cells(server, name)[0].cell_type == "code")
+    time.sleep(SETTLE)
+    (cell,) = cells(server, name)
+    assert (cell.cell_type, cell.source) == ("code", "x = 'typed' and more")
+    assert editor_text(page, cid) == "x = 'typed' and more"
+
+
+# --- item 3: delete can be undone; rename keeps the kernel; upload asks ----------------
+
+
+def test_delete_then_undo(page: Any, server: Server) -> None:
+    name, ids = fresh(server, ["a = 1", "b = 2", "c = 3"])
+    open_notebook(page, server, name)
+    type_into(page, ids[1], "b = 20")
+    eventually(lambda: cells(server, name)[1].source == "b = 20")
+    action(page, ids[1], "delete")
+    eventually(lambda: [c.id for c in cells(server, name)] == [ids[0], ids[2]])
+    page.locator(f".st-key-undo-{ids[2]}").get_by_role("button", name="Undo delete").click()
+    eventually(lambda: [c.id for c in cells(server, name)] == ids)
+    page.wait_for_function("document.querySelectorAll('[class*=\"st-key-box-\"]').length === 3")
+    assert drawn_ids(page) == ids
+    assert editor_text(page, ids[1]) == "b = 20"
+    type_into(page, ids[1], "\nb += 1", replace=False)
+    eventually(lambda: cells(server, name)[1].source == "b = 20\nb += 1")
+    time.sleep(SETTLE)
+    saved = cells(server, name)
+    assert [c.id for c in saved] == ids and saved[1].source == "b = 20\nb += 1"
+    assert page.locator('[class*="st-key-undo-"]').count() == 0
+
+
+def run_cell(page: Any, cell_id: str) -> None:
+    page.locator(f".st-key-run-{cell_id} button").first.click()
+
+
+def test_reload_while_a_cell_runs(page: Any, server: Server) -> None:
+    slow = "import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(1)"
+    name, (cid,) = fresh(server, [slow])
+    open_notebook(page, server, name)
+    run_cell(page, cid)
+    page.get_by_text("tick 0").first.wait_for()
+    page.reload()
+    wait_loaded(page)
+    page.get_by_text("tick 3").first.wait_for()
+    eventually(lambda: len(cells(server, name)[0].outputs) > 0, timeout=30)
+    (cell,) = cells(server, name)
+    assert "".join(o.text for o in cell.outputs) == "".join(f"tick {i}\n" for i in range(4))
+    assert cell.execution_count is not None
+
+
+def test_rename_while_a_variable_is_set_then_use_it(page: Any, server: Server) -> None:
+    name, ids = fresh(server, ["answer = 41", "print('answer is', answer + 1)"])
+    new = "renamed-" + name
+    open_notebook(page, server, name)
+    run_cell(page, ids[0])
+    eventually(lambda: cells(server, name)[0].execution_count == 1)
+    page.get_by_role("button", name="Rename").first.click()
+    field = page.get_by_label("New name")
+    field.fill(new)
+    page.get_by_role("button", name="Rename", exact=True).last.click()
+    page.wait_for_url(f"**file={new}*")
+    wait_loaded(page)
+    assert not (server.notebook_dir / name).exists()
+    run_cell(page, ids[1])
+    page.get_by_text("answer is 42").first.wait_for()
+    eventually(lambda: cells(server, new)[1].execution_count == 2)
+    assert cells(server, new)[1].outputs[0].text == "answer is 42\n"
+    assert not (server.notebook_dir / name).exists()
+
+
+def upload(page: Any, path: Any) -> None:
+    """Choose a file in the uploader, wait until it is listed, then press Upload."""
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.wait_for()
+    uploader.locator('input[type="file"]').set_input_files(str(path))
+    uploader.get_by_text(path.name).wait_for()
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Upload").click()
+
+
+def test_upload_an_existing_name_keep_both_or_replace(
+    page: Any, server: Server, tmp_path: Any
+) -> None:
+    name, _ = fresh(server, ["print('already here')"])
+    before = (server.notebook_dir / name).read_bytes()
+    make_notebook(tmp_path / "one", name, ["print('from the upload')"])
+    # Chromium fires no change event for the very file chosen before: the second upload
+    # comes from another folder, as when a person picks a newer copy.
+    make_notebook(tmp_path / "two", name, ["print('the newer copy')"])
+    stem = name.removesuffix(".ipynb")
+    page.goto(server.url)
+    page.get_by_test_id("stFileUploader").wait_for()
+    upload(page, tmp_path / "one" / name)
+    page.get_by_text(f"{name} already exists").wait_for()
+    assert (server.notebook_dir / name).read_bytes() == before
+    page.get_by_role("button", name="Keep both").click()
+    page.wait_for_url(f"**file={stem}-2.ipynb*")
+    wait_loaded(page)
+    assert (server.notebook_dir / name).read_bytes() == before
+    assert cells(server, f"{stem}-2.ipynb")[0].source == "print('from the upload')"
+    if not page.get_by_test_id("stFileUploader").is_visible():  # the file browser is shut
+        page.locator('[data-testid="stExpander"] summary').first.click()
+    upload(page, tmp_path / "two" / name)
+    page.get_by_text(f"{name} already exists").wait_for()
+    page.get_by_role("button", name="Replace").click()
+    page.wait_for_url(f"**file={name}*")
+    wait_loaded(page)
+    assert cells(server, name)[0].source == "print('the newer copy')"
+    assert cells(server, f"{stem}-2.ipynb")[0].source == "print('from the upload')"
+    assert not (server.notebook_dir / f"{stem}-3.ipynb").exists()
