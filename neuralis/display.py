@@ -19,6 +19,7 @@ MIME_PRIORITY: tuple[str, ...] = (
     "image/png",
     "image/jpeg",
     "image/svg+xml",
+    "application/vnd.dataresource+json",
     "text/html",
     "text/markdown",
     "text/latex",
@@ -99,6 +100,34 @@ def plain_pre(text: str, css_class: str = "neuralis-ansi") -> str:
 def needs_scripts(markup: str) -> bool:
     """Tell whether HTML only works with JavaScript (then it goes in an iframe)."""
     return bool(_SCRIPT.search(markup))
+
+
+def table_frame(value: dict[str, Any]) -> Any:
+    """Return the pandas DataFrame a table-schema bundle (pandas' ``orient="table"``) holds.
+
+    Built from the schema rather than ``pd.read_json``, which fails on numbered columns.
+    Raises on a malformed bundle (the caller then shows the bundle's next type).
+    """
+    import pandas as pd
+
+    fields = value["schema"]["fields"]
+    names = [str(f["name"]) for f in fields]
+    frame = pd.DataFrame.from_records(value["data"], columns=names)
+    for f, name in zip(fields, names, strict=True):
+        if f.get("type") == "datetime":
+            frame[name] = pd.to_datetime(frame[name], utc="tz" in f)
+            if f.get("tz"):
+                frame[name] = frame[name].dt.tz_convert(f["tz"])
+        elif f.get("type") == "duration":
+            frame[name] = pd.to_timedelta(frame[name])
+    key = [str(k) for k in value["schema"].get("primaryKey") or []]
+    if key:
+        frame = frame.set_index(key)
+        if key == ["index"]:
+            frame.index.name = None  # pandas' name for an unnamed index
+        elif all(k.startswith("level_") for k in key):
+            frame.index.names = [None] * len(key)
+    return frame
 
 
 def latex_body(text: str) -> str:

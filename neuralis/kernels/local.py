@@ -26,6 +26,8 @@ from neuralis.kernels.base import (
 )
 from neuralis.messages import Channel, Msg
 
+KERNEL_STARTUP = Path(__file__).resolve().parent.parent / "kernel_startup.py"
+
 
 class OwnPythonSpecs(KernelSpecManager):
     """Kernelspecs where ``python3`` is always this process's own interpreter."""
@@ -65,6 +67,8 @@ class LocalKernel(OwnedKernel):
         # Headless runs keep IPython's history in memory, as nbclient does: no sqlite write
         # per cell, and batch runs stay out of the user's history.
         self._extra = [] if history else ["--HistoryManager.hist_file=:memory:"]
+        if name == "python3":  # our own ipykernel: DataFrames also as table schema (st.dataframe)
+            self._extra.append(f"--IPKernelApp.exec_files={KERNEL_STARTUP}")
 
     def launch(self) -> None:
         """Start the kernel process without waiting for it (``start`` then waits)."""

@@ -36,6 +36,15 @@ def _svg(value: Any, meta: dict[str, Any]) -> None:
     st.image(display.as_text(value), width=_width(meta))
 
 
+def _table(value: Any, meta: dict[str, Any]) -> None:
+    # A pandas DataFrame (table-schema MIME): sortable, scrolls inside the cell.
+    table = _as_json(value)
+    st.dataframe(display.table_frame(table))
+    rows, shown = meta.get("rows"), len(table.get("data") or ())
+    if isinstance(rows, int) and rows > shown:
+        st.caption(f"First {shown} of {rows} rows (pandas' display.max_rows).")
+
+
 def _html(value: Any, meta: dict[str, Any]) -> None:
     markup = display.as_text(value)
     if display.needs_scripts(markup):
@@ -68,6 +77,7 @@ REGISTRY: dict[str, Renderer] = {
     "image/png": _image,
     "image/jpeg": _image,
     "image/svg+xml": _svg,
+    "application/vnd.dataresource+json": _table,
     "text/html": _html,
     "text/markdown": _markdown,
     "text/latex": _latex,
