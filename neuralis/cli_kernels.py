@@ -54,6 +54,9 @@ def add_kernels_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     build.add_argument("--quiet", action="store_true", help="print steps only, not the log")
     build.set_defaults(handler=cmd_build)
     sub.add_parser("list", help="list kernel images and containers").set_defaults(handler=cmd_list)
+    sub.add_parser(
+        "prune", help="remove stopped kernel containers and images no kernel uses"
+    ).set_defaults(handler=cmd_prune)
     for name, handler, text in (
         ("start", cmd_start, "start a kernel's container"),
         ("stop", cmd_stop, "stop a kernel's container"),
@@ -62,6 +65,8 @@ def add_kernels_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("name")
+        if name in ("start", "restart"):
+            p.add_argument("--show-token", action="store_true", help="print the gateway token")
         p.set_defaults(handler=handler)
     logs = sub.add_parser("logs", help="show a kernel container's log")
     logs.add_argument("name")
@@ -70,6 +75,9 @@ def add_kernels_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     logs.set_defaults(handler=cmd_logs)
     script = sub.add_parser("script", help="print a bash script that builds and runs the image")
     add_spec_arguments(script)
+    script.add_argument(
+        "--show-token", action="store_true", help="make the script print the gateway token"
+    )
     script.set_defaults(handler=cmd_script)
 
 
@@ -113,6 +121,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for e in list_kernels():
         packages = ", ".join(e.packages) or "-"
         status = f"failed: {e.reason}" if e.reason else e.status
+        if e.notebooks:
+            status += f" ({len(e.notebooks)} notebook{'s' if len(e.notebooks) > 1 else ''})"
         port = str(e.port) if e.port else "-"
         rows.append((e.name, e.python, status, port, _duration(e.uptime), packages))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -134,9 +144,18 @@ def cmd_start(args: argparse.Namespace) -> int:
     """Start a kernel's container and wait for its gateway."""
     from neuralis.docker.containers import ensure_running
 
-    ep = ensure_running(_name(args.name), Settings.from_env())
-    print(f"Kernel {args.name} running: gateway at {ep.url}")
+    ep = ensure_running(_name(args.name), Settings.from_env(), notify=_note)
+    print(f"Kernel {args.name} running: gateway at {ep.url}{_token_text(args, ep.token)}")
     return EXIT_OK
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _token_text(args: argparse.Namespace, token: str) -> str:
+    # The token lets whoever holds it run code: shown only when asked for.
+    return f" (token: {token})" if args.show_token else " (--show-token prints its token)"
 
 
 @_guarded
@@ -157,7 +176,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
     from neuralis.docker.containers import restart
 
     ep = restart(_name(args.name), Settings.from_env())
-    print(f"Restarted kernel {args.name}: gateway at {ep.url}")
+    print(f"Restarted kernel {args.name}: gateway at {ep.url}{_token_text(args, ep.token)}")
     return EXIT_OK
 
 
@@ -189,9 +208,19 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 @_guarded
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove stopped kernel containers and unused Neuralis images; print the space freed."""
+    from neuralis.docker.prune import prune
+
+    print(prune().describe())
+    return EXIT_OK
+
+
+@_guarded
 def cmd_script(args: argparse.Namespace) -> int:
     """Print the standalone bash script for a spec."""
     from neuralis.docker.script import render_script, spec_from_args
 
-    sys.stdout.write(render_script(spec_from_args(args), Settings.from_env()))
+    settings = Settings.from_env()
+    sys.stdout.write(render_script(spec_from_args(args), settings, show_token=args.show_token))
     return EXIT_OK

@@ -16,11 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from neuralis.config import Settings
 from neuralis.docker import containers, freeze
 from neuralis.docker.availability import client, translated
-from neuralis.docker.dockerfile import render
+from neuralis.docker.dockerfile import BUILDER_LABEL, INDEX_ARG, index_is_secret, render
 from neuralis.docker.spec import ImageSpec
 from neuralis.errors import BuildFailed, DockerError
 
@@ -44,19 +45,25 @@ class BuildEvent:
 def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iterator[BuildEvent]:
     """Build, ``verify`` (unless None) and tag the image for ``spec``, yielding events."""
     rendered = render(spec, settings)
-    progress = _Progress()
-    with translated(f"build the kernel image {spec.name!r}"):
-        stream = client().api.build(
-            fileobj=io.BytesIO(rendered.context()),
-            custom_context=True,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            pull=False,
-            network_mode=settings.build_network,
-        )
-        for event in stream:
-            yield from progress.feed(spec.name, event)
+    secret = index_is_secret(settings)
+    progress = _Progress(_secrets(settings) if secret else ())
+    try:
+        with translated(f"build the kernel image {spec.name!r}"):
+            stream = client().api.build(
+                fileobj=io.BytesIO(rendered.context()),
+                custom_context=True,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                pull=False,
+                network_mode=settings.build_network,
+                buildargs={INDEX_ARG: settings.pip_index_url or ""} if secret else None,
+            )
+            for event in stream:
+                yield from progress.feed(spec.name, event)
+    finally:
+        if secret:
+            _remove_builder_images()
     image_id = progress.image_id
     if not image_id:
         raise BuildFailed(f"Building {spec.name!r} produced no image.\n{progress.tail()}")
@@ -76,10 +83,29 @@ def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iter
     yield BuildEvent("done", image_id, progress.total, progress.total)
 
 
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    """The parts of the index URL no log line may show: user:password, password, query."""
+    parts = urlsplit(settings.pip_index_url or "")
+    found = [parts.netloc.rpartition("@")[0], parts.password or "", parts.query]
+    return tuple(sorted({x for x in found if x}, key=len, reverse=True))
+
+
+def _remove_builder_images() -> None:
+    """Remove every image of a builder stage: their history holds the index URL."""
+    import docker
+
+    with translated("remove the builder stage's images"):
+        found = client().images.list(all=True, filters={"label": f"{BUILDER_LABEL}=builder"})
+    for image in sorted(found, key=lambda i: str(i.attrs.get("Created", "")), reverse=True):
+        with contextlib.suppress(docker.errors.APIError):  # a parent goes with its child
+            client().images.remove(str(image.id), force=True)
+
+
 class _Progress:
     """Reads docker's build events: steps, log lines, the image id, errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        self._secrets = secrets
         self.step = 0
         self.total = 0
         self.instruction = ""
@@ -90,7 +116,11 @@ class _Progress:
         if "error" in event or "errorDetail" in event:
             # docker-py's low-level build does not raise: errors are events (research §5).
             detail = event.get("error") or (event.get("errorDetail") or {}).get("message", "")
+            for secret in self._secrets:
+                detail = str(detail).replace(secret, "***")
             where = f"step {self.step}/{self.total} ({self.instruction})" if self.step else "start"
+            if self.instruction.startswith("FROM ") and self.step == 1:
+                raise BuildFailed(_missing_base(name, self.instruction.split()[1], str(detail)))
             raise BuildFailed(
                 f"Building {name!r} failed at {where}: {str(detail).strip()}\n{self.tail()}"
             )
@@ -103,6 +133,8 @@ class _Progress:
     def _line(self, line: str) -> Iterator[BuildEvent]:
         if not line.strip():
             return
+        for secret in self._secrets:  # pip masks a password, but not the user or a query
+            line = line.replace(secret, "***")
         self._tail.append(line)
         match = _STEP.match(line)
         if match:
@@ -114,6 +146,17 @@ class _Progress:
 
     def tail(self) -> str:
         return "Last build log lines:\n" + "\n".join(self._tail)
+
+
+def _missing_base(name: str, image: str, detail: str) -> str:
+    """Name the base image the engine has not got, and the ways to give it one."""
+    return (
+        f"Building {name!r} needs the base image {image}, which this engine does not have and "
+        f"could not pull ({detail.strip()[:160]}).\n"
+        "Set NEURALIS_BASE_IMAGE to an image with that Python that is here (docker images), "
+        "or make one: build a root filesystem with python3 and python3-venv and load it with "
+        f"'docker import ROOTFS.tar {image}' (see scripts/ci/setup_docker.sh)."
+    )
 
 
 def _verified(name: str, image_id: str) -> bool:

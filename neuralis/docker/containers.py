@@ -1,17 +1,24 @@
 """Kernel containers: run, find, start, stop, restart, remove, logs, stats, list.
 
-One container per kernel image, named ``neuralis-kernel-NAME``. Its gateway token lives in the
-container's own environment (``KG_AUTH_TOKEN``), so an app that restarts finds it again. The
-host port is random and changes on every start: it is re-read each time, never stored.
+Each notebook on ``docker:NAME`` gets a container of its own from image NAME, named
+``neuralis-kernel-NAME--STEM-HASH`` for the notebook (labels ``neuralis.name`` and
+``neuralis.notebook``), so no notebook can read another's variables, connection file or
+gateway token; ``neuralis kernels start NAME`` runs a shared one named
+``neuralis-kernel-NAME``. The gateway token is a file inside the container (isolation.py), so
+an app that restarts finds it again. The host port is random and changes on every start: it
+is re-read each time, never stored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
+import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import requests
 
 from neuralis.config import Settings
+from neuralis.docker import isolation
 from neuralis.docker.availability import client, translated
 from neuralis.docker.dockerfile import PORT, WORKDIR
 from neuralis.errors import DockerError, ImageNotFound, KernelStartError
@@ -30,7 +38,10 @@ if TYPE_CHECKING:
 
 IMAGE_REPO = "neuralis-kernel"
 MANAGED = "neuralis.managed"
+NOTEBOOK_LABEL = "neuralis.notebook"
 Role = Literal["kernel", "smoke", "bench"]
+log = logging.getLogger(__name__)
+Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class KernelEntry:
     port: int | None
     uptime: float | None
     reason: str = ""
+    notebooks: tuple[str, ...] = ()
+    """Notebooks whose own container of this kernel is running."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +84,13 @@ def image_tag(name: str) -> str:
     return f"{IMAGE_REPO}:{name}"
 
 
-def container_name(name: str) -> str:
-    """Return the name of the container of kernel ``name``."""
-    return f"neuralis-kernel-{name}"
+def container_name(name: str, notebook: str | None = None) -> str:
+    """Return the name of kernel ``name``'s container for ``notebook`` (None: the shared one)."""
+    if notebook is None:
+        return f"neuralis-kernel-{name}"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(notebook).stem).strip("-.")[:40] or "notebook"
+    digest = hashlib.sha256(notebook.encode()).hexdigest()[:8]
+    return f"neuralis-kernel-{name}--{stem}-{digest}"
 
 
 def get_image(name: str) -> Image:
@@ -98,15 +115,25 @@ def failure(image: Image) -> str:
     return ""
 
 
-def find(name: str) -> Container | None:
-    """Return the container of kernel ``name``, or None."""
+def find(name: str, notebook: str | None = None) -> Container | None:
+    """Return kernel ``name``'s container for ``notebook`` (None: the shared one), or None."""
     import docker
 
     with translated(f"look up the container of {name!r}"):
         try:
-            return client().containers.get(container_name(name))
+            return client().containers.get(container_name(name, notebook))
         except docker.errors.NotFound:
             return None
+
+
+def containers_of(name: str) -> list[Container]:
+    """Return every kernel container of image ``name`` (shared and per notebook)."""
+    with translated(f"list the containers of {name!r}"):
+        found = client().containers.list(
+            all=True,
+            filters={"label": [f"{MANAGED}=1", "neuralis.role=kernel", f"neuralis.name={name}"]},
+        )
+    return list(found)
 
 
 def run(
@@ -118,29 +145,36 @@ def run(
     container: str | None = None,
     mount: Path | None = None,
     command: list[str] | None = None,
+    notebook: str | None = None,
 ) -> Container:
-    """Create and start a container from ``image`` with a fresh token, limits and labels."""
-    labels = {MANAGED: "1", "neuralis.name": name, "neuralis.role": role}
-    volumes = {str(mount): {"bind": WORKDIR, "mode": "rw"}} if mount else {}
-    with translated(f"start a container for {name!r}"):
-        return client().containers.run(
+    """Create a container from ``image`` with limits and labels, hand it a fresh token, start it."""
+    labels = {
+        MANAGED: "1",
+        "neuralis.name": name,
+        "neuralis.role": role,
+        isolation.LIMITS_LABEL: isolation.limits(settings, mount).label(),
+    }
+    if notebook is not None:
+        labels[NOTEBOOK_LABEL] = notebook
+    confinement = isolation.host_config(settings, mount, WORKDIR)
+    with translated(f"create a container for {name!r}"):
+        created = client().containers.create(
             image,
             command=command,
             name=container,
-            detach=True,
-            environment={"KG_AUTH_TOKEN": secrets.token_urlsafe(24)},
             # Loopback only, random host port: the gateway runs code for whoever can reach it.
             ports={f"{PORT}/tcp": ("127.0.0.1", None)},
-            mem_limit=settings.kernel_memory,
-            nano_cpus=int(settings.kernel_cpus * 1e9),
-            pids_limit=settings.kernel_pids,
-            init=True,
-            privileged=False,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
             labels=labels,
-            volumes=volumes,
+            **confinement,
         )
+    try:
+        isolation.deliver_token(created, secrets.token_urlsafe(24))
+        with translated(f"start the container of {name!r}"):
+            created.start()
+    except Exception:
+        _remove(created)
+        raise
+    return created
 
 
 def endpoint(container: Container) -> Endpoint:
@@ -151,9 +185,24 @@ def endpoint(container: Container) -> Endpoint:
     if not bindings:
         raise DockerError(f"Container {container.name} publishes no port: remove it and retry.")
     port = int(bindings[0]["HostPort"])
-    env = dict(e.split("=", 1) for e in container.attrs["Config"].get("Env") or [] if "=" in e)
-    token = env.get("KG_AUTH_TOKEN", "")
-    return Endpoint(f"http://127.0.0.1:{port}", token, port, str(container.id))
+    return Endpoint(f"http://127.0.0.1:{port}", _token(container), port, str(container.id))
+
+
+_tokens: dict[str, str] = {}
+
+
+def _token(container: Container) -> str:
+    """The container's token (read once per container: a token never changes in one)."""
+    cid = str(container.id)
+    if cid not in _tokens:
+        token = isolation.read_token(container)
+        if not token:
+            raise DockerError(
+                f"Container {container.name} holds no gateway token (made by an older "
+                "Neuralis?): remove it and start the kernel again."
+            )
+        _tokens[cid] = token
+    return _tokens[cid]
 
 
 def wait_ready(container: Container, timeout: float = 60.0) -> Endpoint:
@@ -194,20 +243,34 @@ def tail_text(container: Container, lines: int = 8) -> str:
     return ""
 
 
-def ensure_running(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
-    """Start kernel ``name``'s container if needed (recreating it for a rebuilt image)."""
-    image = get_image(name)
-    reason = failure(image)
-    if reason:
-        raise ImageNotFound(f"Kernel image {name!r} failed its smoke test: {reason}")
-    mount = settings.notebook_dir.resolve()
-    mount_or_none = mount if mount.is_dir() else None
-    container = find(name)
-    if container is not None and container.status != "running":
-        if _stale(container, image, mount_or_none):
-            _remove(container)  # a stopped container is recreated for a new image or folder
+def ensure_running(
+    name: str,
+    settings: Settings,
+    timeout: float = 60.0,
+    *,
+    notebook: str | None = None,
+    mount: Path | None = None,
+    notify: Notify | None = None,
+) -> Endpoint:
+    """Start kernel ``name``'s container for ``notebook`` if needed and wait for its gateway.
+
+    ``mount`` is the host folder seen at the working directory (default: the notebook folder
+    of ``settings``). A container made from an older image or with other limits or another
+    folder is recreated, and ``notify`` (default: the log) gets a line saying why.
+    """
+    image = usable_image(name)
+    if mount is None:
+        default = settings.notebook_dir.resolve()
+        mount = default if default.is_dir() else None
+    wanted = isolation.limits(settings, mount)
+    container = find(name, notebook)
+    if container is not None:
+        why = _stale(container, image, wanted)
+        if why:
+            (notify or log.warning)(f"Recreating container {container.name}: {why}.")
+            _remove(container)
             container = None
-        else:
+        elif container.status != "running":
             with translated(f"start the container of {name!r}"):
                 container.start()
     if container is None:
@@ -215,29 +278,54 @@ def ensure_running(name: str, settings: Settings, timeout: float = 60.0) -> Endp
             image_tag(name),
             name=name,
             settings=settings,
-            container=container_name(name),
-            mount=mount_or_none,
+            container=container_name(name, notebook),
+            mount=mount,
+            notebook=notebook,
         )
     return wait_ready(container, timeout)
 
 
-def _stale(container: Container, image: Image, mount: Path | None) -> bool:
-    """Tell whether a stopped container runs an older image or mounts another folder."""
+def usable_image(name: str) -> Image:
+    """Return kernel image ``name`` if it can run a kernel; say what to do otherwise."""
+    image = get_image(name)
+    reason = failure(image)
+    if reason:
+        raise ImageNotFound(f"Kernel image {name!r} failed its smoke test: {reason}")
+    labels = image.labels or {}
+    if labels.get("neuralis.token") != "file":
+        python = labels.get("neuralis.python", "3.11")
+        raise ImageNotFound(
+            f"Kernel image {name!r} was built by an older Neuralis that hands the gateway its "
+            f"token in the environment, where kernels can read it: rebuild it "
+            f"(neuralis kernels build --python {python} --name {name} ...)."
+        )
+    return image
+
+
+def _stale(container: Container, image: Image, wanted: isolation.Limits) -> str:
+    """Say why a container cannot be reused: an older image, other limits, another folder."""
     if container.image is None or container.image.id != image.id:
-        return True
-    sources = [m.get("Source") for m in container.attrs.get("Mounts") or []]
-    return sources != ([str(mount)] if mount else [])
+        return "its image was rebuilt"
+    return wanted.changes_from(isolation.recorded_limits(container))
 
 
-def is_running(name: str) -> bool:
-    """Tell whether kernel ``name``'s container is running (one inspect, a few ms)."""
-    container = find(name)
+def discard(name: str, notebook: str | None) -> None:
+    """Remove kernel ``name``'s container for ``notebook``, if there is one (its kernel ends)."""
+    container = find(name, notebook)
+    if container is not None:
+        _tokens.pop(str(container.id), None)
+        _remove(container)
+
+
+def is_running(name: str, notebook: str | None = None) -> bool:
+    """Tell whether kernel ``name``'s container (for ``notebook``) runs (one inspect, a few ms)."""
+    container = find(name, notebook)
     return container is not None and container.status == "running"
 
 
-def state(name: str) -> str:
+def state(name: str, notebook: str | None = None) -> str:
     """Describe the container's state in a phrase (for error messages)."""
-    container = find(name)
+    container = find(name, notebook)
     if container is None:
         return "was removed"
     st = container.attrs.get("State", {})
@@ -249,7 +337,7 @@ def state(name: str) -> str:
     return str(container.status)
 
 
-def memory_kill(name: str, since: float) -> str:
+def memory_kill(name: str, since: float, notebook: str | None = None) -> str:
     """Return "killed for memory: used X of limit Y" if the container hit its limit since
     ``since`` (a Unix time), else ''.
 
@@ -257,7 +345,7 @@ def memory_kill(name: str, since: float) -> str:
     alone: the container runs on and ``State.OOMKilled`` stays false; Docker's ``oom`` event
     is what records it.
     """
-    container = find(name)
+    container = find(name, notebook)
     if container is None:
         return ""
     hit = bool(container.attrs.get("State", {}).get("OOMKilled"))
@@ -287,17 +375,21 @@ def _size(n: int) -> str:
 
 
 def stop(name: str, timeout: int = 10) -> bool:
-    """Stop kernel ``name``'s container; False if there is none."""
-    container = find(name)
-    if container is None:
-        return False
-    with translated(f"stop the container of {name!r}"):
-        container.stop(timeout=timeout)
-    return True
+    """Stop every container of kernel ``name`` (shared and per notebook); False if none runs."""
+    running = [c for c in containers_of(name) if c.status == "running"]
+    for container in running:
+        with translated(f"stop container {container.name}"):
+            container.stop(timeout=timeout)
+    return bool(running)
 
 
 def restart(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
-    """Restart (or start) kernel ``name``'s container; every kernel in it is lost."""
+    """Restart (or start) kernel ``name``'s shared container, and restart its notebooks'
+    running containers; every kernel in them is lost."""
+    for container in containers_of(name):
+        if container.status == "running" and (container.labels or {}).get(NOTEBOOK_LABEL):
+            with translated(f"restart container {container.name}"):
+                container.restart(timeout=10)
     container = find(name)
     if container is not None and container.status == "running":
         with translated(f"restart the container of {name!r}"):
@@ -307,19 +399,20 @@ def restart(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
 
 
 def remove(name: str, *, image: bool = True) -> bool:
-    """Remove kernel ``name``'s container and (by default) its image; False if nothing existed."""
+    """Remove every container of kernel ``name`` and (by default) its image; False if nothing
+    existed."""
     import docker
 
-    container = find(name)
-    if container is not None:
+    found = containers_of(name)
+    for container in found:
         _remove(container)
     if not image:
-        return container is not None
+        return bool(found)
     with translated(f"remove the kernel image {name!r}"):
         try:
             client().images.remove(image_tag(name))
         except docker.errors.ImageNotFound:
-            return container is not None
+            return bool(found)
     return True
 
 
@@ -333,9 +426,11 @@ def _remove(container: Container) -> None:
         container.remove(force=True)
 
 
-def logs(name: str, tail: int = 100, follow: bool = False) -> Iterator[str]:
+def logs(
+    name: str, tail: int = 100, follow: bool = False, notebook: str | None = None
+) -> Iterator[str]:
     """Yield the container's log lines (the last ``tail``), following if asked."""
-    container = find(name)
+    container = find(name, notebook)
     if container is None:
         raise DockerError(
             f"Kernel {name!r} has no container: start it with 'neuralis kernels start {name}'."
@@ -354,9 +449,9 @@ def logs(name: str, tail: int = 100, follow: bool = False) -> Iterator[str]:
             yield pending
 
 
-def stats(name: str) -> Stats:
+def stats(name: str, notebook: str | None = None) -> Stats:
     """Sample CPU % and memory; blocks about a second, so keep it off a page's critical path."""
-    container = find(name)
+    container = find(name, notebook)
     if container is None or container.status != "running":
         raise DockerError(f"Kernel {name!r} is not running.")
     with translated(f"read the stats of {name!r}"):
@@ -388,16 +483,25 @@ def list_kernels() -> list[KernelEntry]:
             all=True, filters={"label": [f"{MANAGED}=1", "neuralis.role=kernel"]}
         )
     by_name = {c.name: c for c in containers}
+    running: dict[str, list[str]] = {}
+    for c in containers:
+        labels = c.labels or {}
+        if c.status == "running" and labels.get(NOTEBOOK_LABEL):
+            running.setdefault(labels.get("neuralis.name", ""), []).append(labels[NOTEBOOK_LABEL])
     entries = []
     for image in images:
         for tag in image.tags:
             repo, _, name = tag.rpartition(":")
             if repo == IMAGE_REPO:
-                entries.append(_entry(name, image, by_name.get(container_name(name))))
+                shared = by_name.get(container_name(name))
+                notebooks = tuple(sorted(running.get(name, [])))
+                entries.append(_entry(name, image, shared, notebooks))
     return sorted(entries, key=lambda e: e.name)
 
 
-def _entry(name: str, image: Image, container: Container | None) -> KernelEntry:
+def _entry(
+    name: str, image: Image, container: Container | None, notebooks: tuple[str, ...]
+) -> KernelEntry:
     labels = image.labels or {}
     reason = failure(image)
     status, port, uptime = ("failed" if reason else "stopped"), None, None
@@ -407,6 +511,8 @@ def _entry(name: str, image: Image, container: Container | None) -> KernelEntry:
             bindings = (container.ports or {}).get(f"{PORT}/tcp") or []
             port = int(bindings[0]["HostPort"]) if bindings else None
             uptime = _uptime(container.attrs.get("State", {}).get("StartedAt", ""))
+    if notebooks and not reason and status != "running":
+        status = "running"  # in the notebooks' own containers
     return KernelEntry(
         name=name,
         image=image_tag(name),
@@ -416,6 +522,7 @@ def _entry(name: str, image: Image, container: Container | None) -> KernelEntry:
         port=port,
         uptime=uptime,
         reason=reason,
+        notebooks=notebooks,
     )
 
 

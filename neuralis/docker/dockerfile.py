@@ -15,6 +15,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import urlsplit
 
 from neuralis.config import Settings
 from neuralis.docker.spec import ImageSpec
@@ -28,6 +29,12 @@ PORT = 8888
 CA_FILE = "extra-ca.crt"
 FROZEN_FILE = "frozen.txt"
 KG_MODULE = "neuralis_kg.py"
+LAUNCHER = "neuralis_gateway.py"
+TOKEN_FILE = "/home/neuralis/.neuralis/gateway-token"
+"""Where a container's gateway token is copied before it starts (files/neuralis_gateway.py)."""
+INDEX_ARG = "PIP_INDEX_URL"
+"""The build argument that carries a credentialed index URL into the builder stage only."""
+BUILDER_LABEL = "neuralis.stage"
 IDLE_CULL_SECONDS = 3600
 
 
@@ -92,9 +99,9 @@ PINS: dict[str, Pins] = {
 }
 
 _HEALTH = (
-    "import os, urllib.request as u; "
+    "import urllib.request as u; "
     "u.urlopen(u.Request('http://127.0.0.1:8888/api', headers={'Authorization': "
-    "'token ' + os.environ.get('KG_AUTH_TOKEN', '')}), timeout=2)"
+    f"'token ' + open('{TOKEN_FILE}').read().strip()}}), timeout=2)"
 )
 _SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#\[\]@!()*+,;=%-]+$")
 
@@ -129,8 +136,9 @@ def base_image(spec: ImageSpec, settings: Settings) -> str:
 def gateway_command(pins: Pins, *, nodelay: bool = True) -> list[str]:
     """Return the gateway's command line; ``nodelay=False`` gives the stock path (benchmarks)."""
     cmd = [
-        f"{VENV}/bin/jupyter",
-        "kernelgateway",
+        f"{VENV}/bin/python",
+        "-m",
+        LAUNCHER.removesuffix(".py"),  # reads the token file, then runs the gateway
         "--KernelGatewayApp.ip=0.0.0.0",
         f"--KernelGatewayApp.port={PORT}",
         "--KernelGatewayApp.port_retries=0",
@@ -150,50 +158,87 @@ def gateway_command(pins: Pins, *, nodelay: bool = True) -> list[str]:
 
 
 def render(spec: ImageSpec, settings: Settings) -> Rendered:
-    """Render the Dockerfile and build context for ``spec``."""
+    """Render the Dockerfile and build context for ``spec``.
+
+    With a credentialed index (``https://user:pw@...``) pip runs in a builder stage that gets
+    the URL as a build argument, and the kernel image copies only the venv out of it: the URL
+    is in no layer, no history entry and no file of the image (build.py removes the builder
+    stage's images afterwards).
+    """
     pins = PINS[spec.python]
     files: dict[str, bytes] = {}
-    lines = [
-        f"# Neuralis kernel image (Python {spec.python}), rendered by Neuralis: do not edit.",
-        f"FROM {base_image(spec, settings)}",
+    secret = index_is_secret(settings)
+    install = [*_venv_lines(pins), *_module_lines(pins, files), *_package_lines(spec, files)]
+    lines = [f"# Neuralis kernel image (Python {spec.python}), rendered by Neuralis: do not edit."]
+    if secret:
+        lines += [
+            *_base_lines(spec, settings, files, stage="builder"),
+            f"LABEL {BUILDER_LABEL}=builder",  # every image of this stage: removed after the build
+            f"ARG {INDEX_ARG}",
+            *install,
+            *_base_lines(spec, settings, files),
+            f"COPY --from=builder --chown=neuralis:neuralis {VENV} {VENV}",
+        ]
+    else:
+        lines += [*_base_lines(spec, settings, files), *_index_lines(settings), *install]
+    lines += _runtime_lines(pins)
+    body = "\n".join(lines) + "\n"
+    spec_hash = _hash(body, files)
+    return Rendered(body + _label_line(spec, pins, spec_hash), files, spec_hash)
+
+
+def index_is_secret(settings: Settings) -> bool:
+    """Tell whether ``NEURALIS_PIP_INDEX_URL`` carries credentials (user, password or query)."""
+    url = settings.pip_index_url
+    if not url:
+        return False
+    _check_url(url)
+    parts = urlsplit(url)
+    return bool(parts.username or parts.password or parts.query)
+
+
+def _base_lines(
+    spec: ImageSpec, settings: Settings, files: dict[str, bytes], stage: str = ""
+) -> list[str]:
+    return [
+        f"FROM {base_image(spec, settings)}" + (f" AS {stage}" if stage else ""),
         "ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         *_ca_lines(settings, files),
-        *_index_lines(settings),
         # The kernel's user owns the venv, so `%pip install` works in a notebook, as it does
         # in Jupyter's docker-stacks; root owns nothing the kernel needs to write.
         f"RUN useradd --create-home --uid {KERNEL_UID} --shell /bin/bash neuralis"
         f" && mkdir -p {WORKDIR} {VENV} && chown neuralis:neuralis {WORKDIR} {VENV}",
         "USER neuralis",
-        *_venv_lines(pins),
     ]
-    if pins.nodelay:
-        files[KG_MODULE] = (
-            resources.files("neuralis.docker").joinpath("files", KG_MODULE).read_bytes()
-        )
-        lines += [
-            f"COPY --chown=neuralis:neuralis {KG_MODULE} {VENV}/{KG_MODULE}",
-            _exec_run(
-                f"{VENV}/bin/python",
-                "-c",
-                "import shutil, sysconfig; "
-                f"shutil.move('{VENV}/{KG_MODULE}', sysconfig.get_paths()['purelib'])",
-            ),
-        ]
+
+
+def _module_lines(pins: Pins, files: dict[str, bytes]) -> list[str]:
+    """Install the launcher (every Python) and the NoDelay connection class (KG 3.x)."""
+    modules = [LAUNCHER, *([KG_MODULE] if pins.nodelay else [])]
+    lines = []
+    for module in modules:
+        files[module] = _packaged(module)
+        lines.append(f"COPY --chown=neuralis:neuralis {module} {VENV}/{module}")
+    moves = "; ".join(
+        f"shutil.move('{VENV}/{m}', sysconfig.get_paths()['purelib'])" for m in modules
+    )
+    lines.append(_exec_run(f"{VENV}/bin/python", "-c", f"import shutil, sysconfig; {moves}"))
+    return lines
+
+
+def _package_lines(spec: ImageSpec, files: dict[str, bytes]) -> list[str]:
     if spec.frozen:
-        lines += _frozen_lines(spec, files)
-    elif spec.packages:
-        # Constrained by the pins: a package that needs another tornado fails the build
-        # here, readably, instead of breaking the gateway at run time.
-        lines.append(
-            _exec_run(
-                f"{VENV}/bin/python", "-m", "pip", "install", "-c", f"{VENV}/pins.txt",
-                *spec.packages,
-            )
-        )  # fmt: skip
-    lines += _runtime_lines(pins)
-    body = "\n".join(lines) + "\n"
-    spec_hash = _hash(body, files)
-    return Rendered(body + _label_line(spec, pins, spec_hash), files, spec_hash)
+        return _frozen_lines(spec, files)
+    if not spec.packages:
+        return []
+    # Constrained by the pins: a package that needs another tornado fails the build here,
+    # readably, instead of breaking the gateway at run time.
+    return [
+        _exec_run(
+            f"{VENV}/bin/python", "-m", "pip", "install", "-c", f"{VENV}/pins.txt",
+            *spec.packages,
+        )
+    ]  # fmt: skip
 
 
 def _ca_lines(settings: Settings, files: dict[str, bytes]) -> list[str]:
@@ -220,9 +265,14 @@ def _index_lines(settings: Settings) -> list[str]:
     url = settings.pip_index_url
     if not url:
         return []
-    if not _SAFE_URL.match(url):
-        raise InvalidInput(f"NEURALIS_PIP_INDEX_URL {url!r} is not a plain http(s) URL.")
+    _check_url(url)
     return [f"ENV PIP_INDEX_URL={json.dumps(url)}"]
+
+
+def _check_url(url: str) -> None:
+    if not _SAFE_URL.match(url):
+        # Not repeated in the message: the URL may carry a password.
+        raise InvalidInput("NEURALIS_PIP_INDEX_URL is not a plain http(s) URL.")
 
 
 def _venv_lines(pins: Pins) -> list[str]:
@@ -267,6 +317,7 @@ def _label_line(spec: ImageSpec, pins: Pins, spec_hash: str) -> str:
         "neuralis.packages": json.dumps(list(spec.packages)),
         "neuralis.spec_hash": spec_hash,
         "neuralis.kernel_gateway": pins.kernel_gateway,
+        "neuralis.token": "file",  # the gateway reads TOKEN_FILE (older images: the environment)
     }
     # Packages cannot hold `$` or backslashes (spec.py), so JSON quoting is Dockerfile quoting.
     return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in labels.items()) + "\n"

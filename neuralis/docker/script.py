@@ -17,7 +17,15 @@ from pathlib import Path
 
 from neuralis.config import Settings
 from neuralis.docker.containers import container_name, image_tag
-from neuralis.docker.dockerfile import PORT, render
+from neuralis.docker.dockerfile import (
+    INDEX_ARG,
+    KERNEL_UID,
+    PORT,
+    TOKEN_FILE,
+    index_is_secret,
+    render,
+)
+from neuralis.docker.isolation import NETWORK, limits
 from neuralis.docker.spec import ImageSpec, make_spec
 from neuralis.errors import InvalidInput
 
@@ -31,22 +39,52 @@ CONTEXT="$(mktemp -d)"
 trap 'rm -rf "$CONTEXT"' EXIT
 """
 
-_RUN = """docker build {network}-t "$TAG" "$CONTEXT"
-# A random token per container; the gateway answers on loopback only.
-TOKEN="$(head -c 24 /dev/urandom | base64 | tr -d '/+=\\n')"
+_RUN = """{index}docker build {network}{buildarg}-t "$TAG" "$CONTEXT"
+{cleanup}# A random token per container, kept in a 0600 file on this machine and copied into the
+# container as a 0400 file before it starts: it is in neither `docker inspect` nor the
+# gateway's environment. The gateway answers on loopback only.
+TOKEN_FILE="${{NEURALIS_TOKEN_FILE:-$HOME/.neuralis/$CONTAINER.token}}"
+mkdir -p "$(dirname "$TOKEN_FILE")"
+(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\\n' > "$TOKEN_FILE")
 docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
-docker run -d --name "$CONTAINER" --init -p 127.0.0.1::{port} -e KG_AUTH_TOKEN="$TOKEN" \\
-  --memory {memory} --cpus {cpus} --pids-limit {pids} --cap-drop ALL \\
-  --security-opt no-new-privileges --label neuralis.managed=1 --label neuralis.name={name} \\
-  --label neuralis.role=kernel "$TAG" >/dev/null
+# Kernels sit on a network of their own where containers cannot reach each other.
+docker network inspect {net} >/dev/null 2>&1 || docker network create \\
+  -o com.docker.network.bridge.enable_icc=false --label neuralis.managed=1 {net} >/dev/null
+docker create --name "$CONTAINER" --network {net} --init -p 127.0.0.1::{port} \\
+  --memory {memory} --memory-swap {memory} --cpus {cpus} --pids-limit {pids} --cap-drop ALL \\
+  --security-opt no-new-privileges --log-opt max-size=10m --log-opt max-file=3 \\
+  --label neuralis.managed=1 --label neuralis.name={name} --label neuralis.role=kernel \\
+  --label neuralis.limits={limits} "$TAG" >/dev/null
+mkdir -m 700 "$CONTEXT/.neuralis"
+install -m 400 "$TOKEN_FILE" "$CONTEXT/.neuralis/{token_name}"
+tar -C "$CONTEXT" --owner={uid} --group={uid} -c .neuralis | docker cp - "$CONTAINER:{home}"
+docker start "$CONTAINER" >/dev/null
 HOST_PORT="$(docker port "$CONTAINER" {port}/tcp | head -n 1 | sed 's/.*://')"
-echo "Kernel Gateway: http://127.0.0.1:$HOST_PORT (token: $TOKEN)"
+echo "Kernel Gateway: http://127.0.0.1:$HOST_PORT (token in $TOKEN_FILE)"
+if [ "${{NEURALIS_SHOW_TOKEN:-{show}}}" = 1 ]; then echo "Token: $(cat "$TOKEN_FILE")"; fi
+"""
+
+_INDEX = """# The index URL carries credentials: it is read from the environment, given to the
+# builder stage only, and the images of that stage are removed after the build.
+: "${NEURALIS_PIP_INDEX_URL:?set NEURALIS_PIP_INDEX_URL to the index URL with its credentials}"
+export PIP_INDEX_URL="$NEURALIS_PIP_INDEX_URL"
+"""
+
+_CLEANUP = """docker images -aq --filter label=neuralis.stage=builder | xargs -r docker rmi -f \\
+  >/dev/null 2>&1 || true
 """
 
 
-def render_script(spec: ImageSpec, settings: Settings) -> str:
-    """Return the bash script for ``spec``; it embeds the rendered Dockerfile verbatim."""
+def render_script(spec: ImageSpec, settings: Settings, *, show_token: bool = False) -> str:
+    """Return the bash script for ``spec``; it embeds the rendered Dockerfile verbatim.
+
+    The script prints where the gateway token is kept, and the token itself only when
+    ``show_token`` (or ``NEURALIS_SHOW_TOKEN=1`` when it runs). A credentialed index URL is
+    never written into it: the script reads ``NEURALIS_PIP_INDEX_URL`` when it runs.
+    """
     rendered = render(spec, settings)
+    secret = index_is_secret(settings)
+    folder, token_name = TOKEN_FILE.rsplit("/", 2)[0], TOKEN_FILE.rsplit("/", 1)[1]
     parts = [
         _HEADER.format(
             name=spec.name,
@@ -63,6 +101,15 @@ def render_script(spec: ImageSpec, settings: Settings) -> str:
         parts.append(f"base64 -d > \"$CONTEXT/{name}\" <<'NEURALIS_FILE'\n{encoded}NEURALIS_FILE\n")
     parts.append(
         _RUN.format(
+            index=_INDEX if secret else "",
+            buildarg=f"--build-arg {INDEX_ARG} " if secret else "",
+            cleanup=_CLEANUP if secret else "",
+            net=NETWORK,
+            token_name=token_name,
+            home=folder,
+            uid=KERNEL_UID,
+            show=1 if show_token else 0,
+            limits=shlex.quote(limits(settings, None).label()),
             network=_network(settings),
             port=PORT,
             memory=shlex.quote(settings.kernel_memory),

@@ -140,6 +140,19 @@ def _kernel_table(settings: Settings) -> None:
         return
     st.dataframe([_row(e) for e in entries], hide_index=True, width="stretch", key="kernel-table")
     _actions(settings, [e.name for e in entries])
+    _prune()
+
+
+def _prune() -> None:
+    from neuralis.docker.prune import prune
+
+    if st.button("Prune unused", key="k-prune", help="Remove stopped kernel containers and "
+                 "Neuralis images no kernel uses"):  # fmt: skip
+        try:
+            with st.spinner("Pruning…"):
+                st.success(prune().describe())
+        except NeuralisError as exc:
+            st.error(str(exc))
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -162,6 +175,8 @@ def _row(entry: Any) -> dict[str, Any]:
     return {
         "name": entry.name,
         "status": entry.status + (f" ({entry.reason})" if entry.reason else ""),
+        # Each notebook on a kernel runs in a container of its own.
+        "notebooks": ", ".join(entry.notebooks),
         "python": entry.python,
         "packages": ", ".join(entry.packages),
         "port": str(entry.port or ""),

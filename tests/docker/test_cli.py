@@ -95,16 +95,22 @@ def test_shell_script_builds_the_same_image(
 ) -> None:
     app = containers.get_image(built_kernel("3.11", ("six==1.16.0",)).name)
     name = f"{PREFIX}-sh"
+    token_file = settings.notebook_dir.parent / "sh.token"
     done = subprocess.run(
         [str(SCRIPT), "--python", "3.11", "--package", "six==1.16.0", "--name", name],
         capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, DOCKER_BUILDKIT="0"),  # share the app builder's layer cache
+        # DOCKER_BUILDKIT=0 shares the app builder's layer cache.
+        env=dict(os.environ, DOCKER_BUILDKIT="0", NEURALIS_TOKEN_FILE=str(token_file)),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Kernel Gateway: http://127.0.0.1:" in done.stdout
+    token = token_file.read_text().strip()
+    assert len(token) >= 24 and token not in done.stdout + done.stderr  # not unless asked
+    assert token_file.stat().st_mode & 0o077 == 0
     mine = containers.get_image(name)
     assert mine.labels["neuralis.spec_hash"] == app.labels["neuralis.spec_hash"]
-    assert containers.wait_ready(containers.find(name), 30).port > 0  # type: ignore[arg-type]
+    ep = containers.wait_ready(containers.find(name), 30)  # type: ignore[arg-type]
+    assert ep.port > 0 and ep.token == token
 
 
 @pytest.mark.docker
@@ -140,3 +146,26 @@ def test_build_streams_steps_and_rm_removes(docker_engine: None) -> None:
     assert f"failed at step {step}/{total}" in plain_error(failed, 3)
     assert cli("rm", name).returncode == 0
     assert all(e.name != name for e in containers.list_kernels())
+
+
+@pytest.mark.docker
+def test_missing_base_image_names_it_and_the_fix(docker_engine: None) -> None:
+    done = cli("build", "--python", "3.8", "--name", f"{PREFIX}-py38")
+    err = plain_error(done, 3)
+    image = os.environ["NEURALIS_BASE_IMAGE"].replace("{python}", "3.8")
+    assert f"needs the base image {image}" in err
+    assert "NEURALIS_BASE_IMAGE" in err and "docker import" in err
+
+
+def test_script_keeps_the_token_in_a_file_unless_asked() -> None:
+    quiet = cli("script", "--python", "3.11", "--name", "k")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "KG_AUTH_TOKEN" not in quiet.stdout and "-e KG_" not in quiet.stdout
+    assert "(token in $TOKEN_FILE)" in quiet.stdout
+    assert '"${NEURALIS_SHOW_TOKEN:-0}" = 1' in quiet.stdout
+    shown = cli("script", "--python", "3.11", "--name", "k", "--show-token")
+    assert '"${NEURALIS_SHOW_TOKEN:-1}" = 1' in shown.stdout
+    url = "https://u:hunter2@pypi.example.com/simple"
+    secret = cli("script", "--python", "3.11", "--name", "k", env={"NEURALIS_PIP_INDEX_URL": url})
+    assert secret.returncode == 0 and "hunter2" not in secret.stdout
+    assert "--build-arg PIP_INDEX_URL " in secret.stdout

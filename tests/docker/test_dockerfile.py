@@ -44,6 +44,8 @@ def test_python_37_gets_kernel_gateway_2_without_the_nodelay_class() -> None:
     assert not any("websocket_connection_class" in a for a in argv)
     assert not any("iopub_data_rate_limit" in a for a in argv)  # notebook 6 does not limit
     assert "neuralis_kg.py" not in rendered.files
+    assert argv[:3] == ["/opt/neuralis/bin/python", "-m", "neuralis_gateway"]  # token from a file
+    assert "neuralis_gateway.py" in rendered.files
     assert labels(text)["neuralis.kernel_gateway"] == "2.5.2"
 
 
@@ -51,7 +53,7 @@ def test_python_37_gets_kernel_gateway_2_without_the_nodelay_class() -> None:
 def test_kg3_images_get_the_nodelay_class_and_no_rate_limit(python: str) -> None:
     rendered = render(make_spec(python, ["six"], name="k"), SETTINGS)
     argv = cmd(rendered.dockerfile)
-    assert argv[:2] == ["/opt/neuralis/bin/jupyter", "kernelgateway"]
+    assert argv[:3] == ["/opt/neuralis/bin/python", "-m", "neuralis_gateway"]
     for flag in (
         "--KernelGatewayApp.ip=0.0.0.0",
         "--KernelGatewayApp.port_retries=0",
@@ -75,9 +77,12 @@ def test_structure_user_health_labels() -> None:
     assert "USER neuralis" in lines and "EXPOSE 8888" in lines
     assert any(x.startswith("HEALTHCHECK ") and "/api" in x for x in lines)
     assert "KG_LIST_KERNELS=True" in text
+    assert "KG_AUTH_TOKEN" not in text  # the token is a file copied in at start
+    health = next(x for x in lines if x.startswith("HEALTHCHECK "))
+    assert "/home/neuralis/.neuralis/gateway-token" in health
     got = labels(text)
     assert got["neuralis.managed"] == "1" and got["neuralis.name"] == "demo"
-    assert got["neuralis.python"] == "3.11"
+    assert got["neuralis.python"] == "3.11" and got["neuralis.token"] == "file"
     assert json.loads(got["neuralis.packages"]) == list(spec.packages)
     assert re.fullmatch(r"[0-9a-f]{16}", got["neuralis.spec_hash"])
     # User packages go through exec form (no shell) and after the shared layers.
@@ -99,7 +104,7 @@ def test_same_spec_renders_the_same_text_and_context() -> None:
     assert other.spec_hash == a.spec_hash  # the hash covers content, not the name
     assert render(make_spec("3.11", ["tabulate"], name="a"), SETTINGS).spec_hash != a.spec_hash
     with tarfile.open(fileobj=io.BytesIO(a.context())) as tar:
-        assert sorted(tar.getnames()) == ["Dockerfile", "neuralis_kg.py"]
+        assert sorted(tar.getnames()) == ["Dockerfile", "neuralis_gateway.py", "neuralis_kg.py"]
 
 
 def test_ca_certs_and_index_url_are_honoured(tmp_path: Path) -> None:
@@ -133,3 +138,27 @@ def test_ca_certs_and_index_url_are_honoured(tmp_path: Path) -> None:
 def test_bad_settings_are_refused(settings: Settings) -> None:
     with pytest.raises(InvalidInput):
         render(make_spec("3.11", [], name="x"), settings)
+
+
+def test_credentialed_index_stays_in_a_builder_stage() -> None:
+    url = "https://alice:pa55w0rd@pypi.example.com/simple"
+    settings = Settings(base_image="local/debian-python:{python}", pip_index_url=url)
+    text = render(make_spec("3.11", ["six"], name="k"), settings).dockerfile
+    assert "pa55w0rd" not in text and "alice" not in text
+    stages = text.split("\nFROM ")
+    assert len(stages) == 3 and stages[1].startswith("local/debian-python:3.11 AS builder")
+    builder, final = stages[1], stages[2]
+    assert "ARG PIP_INDEX_URL" in builder and "LABEL neuralis.stage=builder" in builder
+    assert '"pip", "install", "-c"' in builder and "python3 -m venv" in builder
+    assert "ARG" not in final and "pip install" not in final and "PIP_INDEX_URL" not in final
+    assert "COPY --from=builder --chown=neuralis:neuralis /opt/neuralis /opt/neuralis" in final
+    assert final.splitlines()[-1].startswith("LABEL ")
+    # Without credentials the index stays an ENV of a single stage (kernels' %pip uses it).
+    plain = Settings(pip_index_url="https://pypi.example.com/simple")
+    assert "AS builder" not in render(make_spec("3.11", [], name="k"), plain).dockerfile
+
+
+def test_a_bad_index_url_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidInput) as info:
+        render(make_spec("3.11", [], name="x"), Settings(pip_index_url="https://u:s3cr3t@x/$H"))
+    assert "s3cr3t" not in str(info.value)
