@@ -74,9 +74,12 @@ def ensure_image(settings: Settings) -> tuple[float, float]:
 def start_to_first_result(settings: Settings, cwd: Path) -> float:
     from neuralis.kernels import connect
 
-    containers.stop(NAME, timeout=2)
+    # Each notebook gets a container of its own: this is its first run, from creating the
+    # container (token copied in, gateway started) to the first result. Goal (P5): <= 3 s.
+    notebook = str(cwd / "bench-first-run.ipynb")
+    containers.discard(NAME, notebook)
     start = time.perf_counter()
-    kernel = connect(f"docker:{NAME}", cwd=cwd, settings=settings)
+    kernel = connect(f"docker:{NAME}", cwd=cwd, settings=settings, notebook=notebook)
     kernel.start()
     try:
         kernel.execute("1 + 1", lambda m: None)
@@ -139,7 +142,7 @@ def main() -> int:
     print()
     print("| Docker kernel | seconds |")
     print("|---|---:|")
-    print(f"| container start to first result | {cold:.2f} |")
+    print(f"| new notebook container start to first result (goal <= 3 s) | {cold:.2f} |")
     print(f"| image build (first run of this bench, may be cached) | {first_build:.2f} |")
     print(f"| cached rebuild of an unchanged spec | {rebuild:.2f} |")
     return 0

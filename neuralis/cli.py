@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -68,7 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     text = args.kernel or _spec_in(path) or "local"
     spec = parse_spec(_env_kernel(path) if text == ENV_SPEC else text)
     _warn_other_gateway(spec)
-    kernel = connect(spec, cwd=path.resolve().parent, headless=True)
+    # The run's own container on docker:NAME, apart from the app's for the same notebook.
+    notebook = f"{path.resolve()}#run-{os.getpid()}"
+    kernel = connect(spec, cwd=path.resolve().parent, headless=True, notebook=notebook)
     if path.is_file():
         kernel.launch()  # the kernel boots while nbformat (slow to import) loads here
     try:

@@ -114,14 +114,17 @@ class Broker:
         :meth:`confirm_gateway` before it is connected to (the CLI warns instead)."""
         self._settings = settings or Settings.from_env()
         self._confirm_gateways = confirm_gateways
-        self._factory = kernel_factory or self._connect
+        self._factory = kernel_factory
         self._start_timeout = start_timeout
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._notebooks: dict[str, _Notebook] = {}
 
-    def _connect(self, spec: str, cwd: Path | None) -> Kernel:
-        return connect(spec, cwd=cwd, settings=self._settings)
+    def _connect(self, nb: _Notebook) -> Kernel:
+        if self._factory is not None:
+            return self._factory(nb.spec, nb.cwd)
+        # The notebook names the kernel's own container on docker:NAME (one per notebook).
+        return connect(nb.spec, cwd=nb.cwd, settings=self._settings, notebook=nb.key)
 
     # --- kernels -----------------------------------------------------------------------
 
@@ -474,7 +477,7 @@ class Broker:
                 f"This notebook names the gateway {url}, not the configured one: confirm it "
                 "in the kernel bar (it gets your code, never the token) or pick another kernel."
             )
-        kernel = self._factory(nb.spec, nb.cwd)
+        kernel = self._connect(nb)
         kernel.start(self._start_timeout)
         return kernel
 

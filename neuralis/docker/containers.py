@@ -88,7 +88,9 @@ def container_name(name: str, notebook: str | None = None) -> str:
     """Return the name of kernel ``name``'s container for ``notebook`` (None: the shared one)."""
     if notebook is None:
         return f"neuralis-kernel-{name}"
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(notebook).stem).strip("-.")[:40] or "notebook"
+    # What follows a '#' tells runs of one notebook apart: hashed, not shown.
+    shown = Path(notebook.split("#")[0]).stem
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", shown).strip("-.")[:40] or "notebook"
     digest = hashlib.sha256(notebook.encode()).hexdigest()[:8]
     return f"neuralis-kernel-{name}--{stem}-{digest}"
 

@@ -14,16 +14,17 @@ from neuralis.docker import containers
 from neuralis.docker.dockerfile import KERNEL_UID
 
 
-def why_lost(name: str, since: float) -> str | None:
-    """Say why kernel ``name``'s container lost its kernel since ``since`` (Unix time), if it
-    can: the container stopped, or the kernel was killed for memory. ``None``: it cannot tell.
+def why_lost(name: str, since: float, notebook: str | None = None) -> str | None:
+    """Say why kernel ``name``'s container (for ``notebook``) lost its kernel since ``since``
+    (Unix time), if it can: the container stopped, or the kernel was killed for memory.
+    ``None``: it cannot tell.
     """
-    if _settles_stopped(name):
+    if _settles_stopped(name, notebook):
         return (
-            f"The container of kernel {name!r} {containers.state(name)}: "
+            f"The container of kernel {name!r} {containers.state(name, notebook)}: "
             "restart the kernel to continue (its state is lost)."
         )
-    memory = containers.memory_kill(name, since)
+    memory = containers.memory_kill(name, since, notebook)
     if memory:
         return (
             f"The kernel in container {name!r} was {memory}: restart the kernel "
@@ -32,14 +33,14 @@ def why_lost(name: str, since: float) -> str | None:
     return None
 
 
-def _settles_stopped(name: str, wait: float = 1.5) -> bool:
+def _settles_stopped(name: str, notebook: str | None, wait: float = 1.5) -> bool:
     """Tell whether the container is (or within ``wait`` becomes) stopped.
 
     A killed container's socket closes a moment before Docker records the exit: without this
     wait the clear "container exited" message would lose the race.
     """
     deadline = time.monotonic() + wait
-    while containers.is_running(name):
+    while containers.is_running(name, notebook):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)

@@ -99,12 +99,19 @@ def _run_freeze(image_id: str, name: str) -> tuple[str, ...]:
     return tuple(sorted((x.strip() for x in lines if x.strip()), key=str.lower))
 
 
-def installed_now(name: str) -> tuple[str, ...]:
-    """Return ``pip freeze`` of kernel ``name``'s running container (with what ``%pip install``
-    added since it started); empty when no container runs or pip fails there."""
-    container = containers.find(name)
-    if container is None or container.status != "running":
+def installed_now(name: str, notebook: str | None = None) -> tuple[str, ...]:
+    """Return ``pip freeze`` of kernel ``name``'s running container for ``notebook`` (None: the
+    newest running one, shared or a notebook's), with what ``%pip install`` added since it
+    started; empty when no container runs or pip fails there."""
+    if notebook is not None:
+        found = containers.find(name, notebook)
+        running = [found] if found is not None and found.status == "running" else []
+    else:
+        running = [c for c in containers.containers_of(name) if c.status == "running"]
+        running.sort(key=lambda c: str(c.attrs.get("State", {}).get("StartedAt", "")))
+    if not running:
         return ()
+    container = running[-1]
     with translated(f"read the packages installed in {name!r}'s container"):
         result = container.exec_run(
             [f"{VENV}/bin/python", "-m", "pip", "freeze"], stdout=True, stderr=False

@@ -96,10 +96,12 @@ def connect(
     cwd: Path | None = None,
     settings: Settings | None = None,
     headless: bool = False,
+    notebook: str | None = None,
 ) -> Kernel:
     """Build (without starting) the kernel a spec names; ``cwd`` is the notebook's folder.
 
-    ``headless`` kernels (``neuralis run``) keep IPython's history in memory.
+    ``headless`` kernels (``neuralis run``) keep IPython's history in memory. ``notebook``
+    names the container of a ``docker:NAME`` kernel (each notebook gets its own).
     """
     parsed = spec if isinstance(spec, KernelSpec) else parse_spec(spec)
     settings = settings or Settings.from_env()
@@ -115,4 +117,4 @@ def connect(
     # Imported here, not above: neuralis.docker is optional, and kernels must not need it.
     from neuralis.kernels.docker_provider import docker_kernel
 
-    return docker_kernel(parsed.target, cwd=cwd, settings=settings)
+    return docker_kernel(parsed.target, cwd=cwd, settings=settings, notebook=notebook)

@@ -38,6 +38,9 @@ class EndpointProvider(Protocol):
         the kernel is left as the gateway left it.
         """
 
+    def release(self) -> None:
+        """The kernel is shut down for good: free what was started for it (its container)."""
+
 
 class FixedEndpoint:
     """A gateway someone else runs (``gateway:URL``): always there, never explained."""
@@ -56,3 +59,6 @@ class FixedEndpoint:
     def explain(self, cause: Exception, since: float) -> KernelDied | None:
         """Know nothing beyond what the gateway said."""
         return None
+
+    def release(self) -> None:
+        """Leave the gateway running: it is someone else's."""

@@ -271,7 +271,11 @@ class GatewayKernel(OwnedKernel):
         self.start(timeout)
 
     def shutdown(self, keep_session: bool = False) -> None:
-        """Close the channels and delete the kernel; safe to call twice."""
+        """Close the channels and delete the kernel; safe to call twice.
+
+        Unless ``keep_session`` (a dead kernel being replaced), the provider then releases
+        what it started for this kernel: a notebook's container goes with its kernel.
+        """
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -281,6 +285,7 @@ class GatewayKernel(OwnedKernel):
                 self._request("DELETE", f"/api/kernels/{kernel_id}", timeout=10)
         if not keep_session:
             self._http.close()
+            self._provider.release()
 
     def is_alive(self) -> bool:
         """Ask the provider whether the server is there (cheap), then the gateway for the model."""

@@ -65,8 +65,11 @@ def test_build_and_run_a_notebook(
     if packages:
         assert nb.cells[4].outputs[0]["text"].strip() == "1.16.0"
     entry = next(e for e in containers.list_kernels() if e.name == built.name)
-    assert (entry.python, entry.packages, entry.status) == (python, packages, "running")
-    assert entry.port and entry.uptime is not None
+    assert (entry.python, entry.packages) == (python, packages)
+    # The run had a container of its own, removed with its kernel.
+    assert not entry.notebooks and not [
+        c for c in containers.containers_of(built.name) if c.labels.get(containers.NOTEBOOK_LABEL)
+    ]
 
 
 def test_unchanged_spec_rebuilds_from_cache(built_kernel: Callable[..., Built]) -> None:
@@ -90,13 +93,21 @@ def test_container_restart_changes_port_and_kernel_runs_again(
     built_kernel: Callable[..., Built], settings: Settings
 ) -> None:
     name = built_kernel("3.13").name
-    kernel = connect(f"docker:{name}", cwd=settings.notebook_dir, settings=settings)
+    notebook = f"{PREFIX}/restart.ipynb"
+    kernel = connect(
+        f"docker:{name}", cwd=settings.notebook_dir, settings=settings, notebook=notebook
+    )
     kernel.start()
     try:
         assert _kernel_info_python(kernel).startswith("3.13")
-        before = containers.endpoint(containers.find(name)).port  # type: ignore[arg-type]
-        after = containers.restart(name, settings).port
+        own = containers.find(name, notebook)
+        assert own is not None
+        before = containers.endpoint(own).port
+        containers.restart(name, settings)  # restarts the notebooks' containers too
+        after = containers.endpoint(own).port
         assert after != before
+        entry = next(e for e in containers.list_kernels() if e.name == name)
+        assert entry.status == "running" and notebook in entry.notebooks
         with pytest.raises(KernelDied):
             kernel.execute("1", lambda m: None, timeout=30)
         kernel.restart()
@@ -112,16 +123,16 @@ def test_container_killed_from_outside(
     busy: bool, built_kernel: Callable[..., Built], settings: Settings
 ) -> None:
     name = built_kernel("3.9").name
-    kernel = connect(f"docker:{name}", cwd=None, settings=settings)
+    notebook = f"{PREFIX}/killed-{busy}.ipynb"
+    kernel = connect(f"docker:{name}", cwd=None, settings=settings, notebook=notebook)
     kernel.start()
+    own = containers.container_name(name, notebook)
     try:
         code = "import time; time.sleep(60)" if busy else "1 + 1"
         if busy:
-            killer = subprocess.Popen(
-                ["sh", "-c", f"sleep 1; docker kill {containers.container_name(name)}"]
-            )
+            killer = subprocess.Popen(["sh", "-c", f"sleep 1; docker kill {own}"])
         else:
-            subprocess.run(["docker", "kill", containers.container_name(name)], check=True)
+            subprocess.run(["docker", "kill", own], check=True)
         start = time.monotonic()
         with pytest.raises(KernelDied, match="exited with code 137 \\(killed\\): restart"):
             kernel.execute(code, lambda m: None, timeout=60)
@@ -135,6 +146,7 @@ def test_container_killed_from_outside(
         assert out[-1]["content"]["text"] == "back\n"
     finally:
         kernel.shutdown()
+    assert containers.find(name, notebook) is None  # the notebook's container went with it
 
 
 def test_lifecycle_logs_stats_stop_start(

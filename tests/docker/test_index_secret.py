@@ -27,6 +27,7 @@ from neuralis.docker.build import build
 from neuralis.docker.dockerfile import PINS
 from neuralis.docker.script import render_script
 from neuralis.docker.spec import make_spec
+from neuralis.kernels.smoke import smoke_test
 from tests.docker.conftest import PREFIX, base_image_for
 
 pytestmark = pytest.mark.docker
@@ -85,12 +86,20 @@ class _Index(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+def index(
+    docker_engine: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, list[str]]]:
     folder = tmp_path_factory.mktemp("wheels")
     pins = [*PINS["3.11"].requirements(), PACKAGE]
+    base = base_image_for("3.11")
+    version = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", base, "python3", "-c",
+         "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, timeout=120,
+    ).stdout.strip()  # fmt: skip
     got = subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(folder),
-         *pins],
+         "--python-version", version, *pins],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     if got.returncode != 0:
@@ -120,7 +129,7 @@ def test_credentialed_index_is_used_and_never_kept(
     base_image_for("3.11")
     settings = dataclasses.replace(Settings.from_env(), pip_index_url=url)
     spec = make_spec("3.11", [PACKAGE], name=f"{PREFIX}-index")
-    events = list(build(spec, settings))
+    events = list(build(spec, settings, verify=smoke_test))
     assert events[-1].kind == "done"
     assert any(p.startswith("/simple/six") for p in seen)  # the build went through the index
     assert any(p.startswith("/files/jupyter_kernel_gateway") for p in seen)

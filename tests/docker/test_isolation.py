@@ -4,14 +4,19 @@ network, and a container made with other settings is recreated with a line sayin
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from neuralis.config import Settings
 from neuralis.docker import containers, isolation
+from neuralis.execution import Broker
 from neuralis.kernels.gateway import GatewayKernel
 from neuralis.messages import Msg
 from tests.docker.conftest import PREFIX, Built
@@ -147,3 +152,101 @@ def test_prune_removes_stopped_containers_and_keeps_kernels(
     assert done.containers >= 1 and containers.find(kernel_name, NOTEBOOK) is None
     assert containers.get_image(kernel_name)  # a kernel image is never pruned
     assert done.describe().startswith("Removed ") and "MB" in done.describe()
+
+
+# --- one container per notebook -------------------------------------------------------------
+
+# Runs in notebook A: what can it learn of notebook B?
+SNOOP = """
+import glob, json, os, urllib.request
+runtime = os.path.expanduser('~/.local/share/jupyter/runtime')
+found = {
+    'has_secret': 'SECRET' in globals(),
+    'kernels': sorted(os.path.basename(p) for p in glob.glob(runtime + '/kernel-*.json')),
+    'b_file': os.path.exists(B_FILE),
+    'token': open('/home/neuralis/.neuralis/gateway-token').read().strip(),
+}
+try:
+    urllib.request.urlopen('http://%s:8888/api/kernels' % B_IP, timeout=3)
+    found['b_gateway'] = 'open'
+except urllib.error.HTTPError as exc:
+    found['b_gateway'] = exc.code   # reachable (no inter-container firewall), but refused
+except OSError as exc:
+    found['b_gateway'] = 'unreachable'
+print(json.dumps(found))
+"""
+
+
+_cells = itertools.count()
+
+
+def _printed(broker: Broker, key: str, code: str) -> str:
+    cid = f"cell-{next(_cells)}"
+    broker.run(key, cid, code)
+    rec = broker.wait(key, cid, 180)
+    assert rec.status == "done", rec.message or rec.outputs.outputs
+    return "".join(str(o.get("text", "")) for o in rec.outputs.outputs)
+
+
+def test_notebooks_get_their_own_containers_and_cannot_read_each_other(
+    kernel_name: str, settings: Settings
+) -> None:
+    folder = settings.notebook_dir / "team"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    a, b = str(folder / f"{PREFIX}-a.ipynb"), str(folder / f"{PREFIX}-b.ipynb")
+    broker = Broker(settings)
+    try:
+        for key in (a, b):
+            broker.attach(key, f"docker:{kernel_name}", folder)
+        printed = _printed(
+            broker, b, "SECRET = 'b-secret-41'\nimport glob, os\n"
+            "print(glob.glob(os.path.expanduser('~/.local/share/jupyter/runtime/kernel-*.json'))[0])"
+        )  # fmt: skip
+        b_file = printed.strip()
+        cb = containers.find(kernel_name, b)
+        assert cb is not None and cb.name.startswith(f"neuralis-kernel-{kernel_name}--{PREFIX}-b-")
+        b_ip = cb.attrs["NetworkSettings"]["Networks"][isolation.NETWORK]["IPAddress"]
+        b_token = containers.endpoint(cb).token
+        snoop = f"B_FILE = {b_file!r}\nB_IP = {b_ip!r}\n{SNOOP}"
+        seen = json.loads(_printed(broker, a, snoop).strip().splitlines()[-1])
+        ca = containers.find(kernel_name, a)
+        assert ca is not None and ca.id != cb.id
+        assert seen["has_secret"] is False and seen["b_file"] is False
+        assert len(seen["kernels"]) == 1 and os.path.basename(b_file) not in seen["kernels"]
+        assert seen["token"] != b_token and seen["token"] == containers.endpoint(ca).token
+        assert seen["b_gateway"] != "open"  # firewalled, or at least refused without B's token
+        grep = ca.exec_run(["grep", "-rlF", b_token, "/home", "/tmp", "/etc", "/opt", "/var"])
+        assert grep.exit_code == 1 and not grep.output  # B's token is nowhere in A's files
+        assert "b-secret-41" in _printed(broker, b, "print(SECRET)")  # B itself still has it
+        # Culled with its kernel (NEURALIS_KERNEL_IDLE_TIMEOUT): each container goes with it.
+        assert sorted(broker.cull_idle(0)) == sorted([a, b])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            containers.find(kernel_name, a) or containers.find(kernel_name, b)
+        ):
+            time.sleep(0.2)
+        assert containers.find(kernel_name, a) is None and containers.find(kernel_name, b) is None
+    finally:
+        broker.shutdown_all(wait=True)
+
+
+def test_a_notebook_outside_the_notebook_folder_mounts_its_own(
+    kernel_name: str, settings: Settings, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o777)
+    outside.chmod(0o777)
+    key = str(outside / f"{PREFIX}-out.ipynb")
+    broker = Broker(settings)
+    try:
+        broker.attach(key, f"docker:{kernel_name}", outside)
+        text = _printed(
+            broker, key, "import os\nopen('here.txt', 'w').write('x')\nprint(os.getcwd())"
+        )
+        assert text.strip() == "/home/neuralis/work"
+        assert (outside / "here.txt").read_text() == "x"  # in its own folder, on this machine
+        c = containers.find(kernel_name, key)
+        assert c is not None and [m["Source"] for m in c.attrs["Mounts"]] == [str(outside)]
+    finally:
+        broker.shutdown_all(wait=True)

@@ -69,9 +69,9 @@ def finished_within(
     return rec, took
 
 
-def gateway_kernels(name: str) -> int:
-    """Count the kernels the container's gateway holds (orphans would show here)."""
-    ep = containers.endpoint(containers.find(name))  # type: ignore[arg-type]
+def gateway_kernels(name: str, notebook: str = "nb") -> int:
+    """Count the kernels the notebook's container's gateway holds (orphans would show here)."""
+    ep = containers.endpoint(containers.find(name, notebook))  # type: ignore[arg-type]
     resp = requests.get(
         f"{ep.url}/api/kernels", headers={"Authorization": f"token {ep.token}"}, timeout=5
     )
@@ -98,7 +98,8 @@ def test_container_killed_or_stopped_mid_cell(
     wait_running(broker, "nb", "sleep")
     cmd = ["docker", "kill"] if how == "kill" else ["docker", "stop", "-t", "1"]
     start = time.monotonic()
-    subprocess.run([*cmd, containers.container_name(kernel)], check=True, capture_output=True)
+    own = containers.container_name(kernel, "nb")  # the notebook's own container
+    subprocess.run([*cmd, own], check=True, capture_output=True)
     rec, took = finished_within(broker, "nb", "sleep", 10, start)
     assert took < (5 if how == "kill" else 10)
     assert rec.status == "error" and "exited with code" in (rec.message or "")
@@ -128,7 +129,7 @@ def test_kernel_killed_for_memory_says_so(kernel: str, settings: Settings, folde
         assert gateway_kernels(kernel) == 1
     finally:
         small.shutdown_all(wait=True)
-    assert gateway_kernels(kernel) == 0  # shutdown leaves no kernel in the container
+    assert containers.find(kernel, "nb") is None  # shutdown takes the notebook's container
     record(
         "fault",
         "Docker kernel OOM-killed (200 MB limit)",
