@@ -17,7 +17,7 @@ ARGS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --print) PRINT_ONLY=1; shift ;;
-        --python|--package|--name|--requirements)
+        --python|--package|--name|--requirements|--apt)
             [ $# -ge 2 ] || { echo "build_kernel_container.sh: $1 needs a value" >&2; exit 2; }
             ARGS+=("$1" "$2"); shift 2 ;;
         -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ EventKind = Literal["step", "log", "smoke", "done"]
 Verify = Callable[[str, ImageSpec, Settings], None]
 """Checks a built image (by id) against its spec; raises to say why it is unusable."""
 TAIL_LINES = 15
+PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+"""Docker's predefined build arguments: passed to builds when set here."""
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
@@ -57,7 +60,7 @@ def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iter
                 decode=True,
                 pull=False,
                 network_mode=settings.build_network,
-                buildargs={INDEX_ARG: settings.pip_index_url or ""} if secret else None,
+                buildargs=build_args(settings) or None,
             )
             for event in stream:
                 yield from progress.feed(spec.name, event)
@@ -83,10 +86,22 @@ def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iter
     yield BuildEvent("done", image_id, progress.total, progress.total)
 
 
+def build_args(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the build arguments: the proxy settings of this machine when set (Docker keeps
+    these out of the image's history), and a credentialed index URL for the builder stage."""
+    env = os.environ if env is None else env
+    args = {k: env[k] for k in PROXY_ARGS if env.get(k)}
+    if index_is_secret(settings):
+        args[INDEX_ARG] = settings.pip_index_url or ""
+    return args
+
+
 def _secrets(settings: Settings) -> tuple[str, ...]:
-    """The parts of the index URL no log line may show: user:password, password, query."""
+    """The parts of the index URL no log line may show: user, password, query."""
     parts = urlsplit(settings.pip_index_url or "")
+    user = parts.username or ""
     found = [parts.netloc.rpartition("@")[0], parts.password or "", parts.query]
+    found += [f"{user}:", f"{user}@"] if user else []  # pip shows "user:****@host"
     return tuple(sorted({x for x in found if x}, key=len, reverse=True))
 
 

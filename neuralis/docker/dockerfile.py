@@ -204,11 +204,23 @@ def _base_lines(
         f"FROM {base_image(spec, settings)}" + (f" AS {stage}" if stage else ""),
         "ENV LANG=C.UTF-8 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         *_ca_lines(settings, files),
+        *_apt_lines(spec),
         # The kernel's user owns the venv, so `%pip install` works in a notebook, as it does
         # in Jupyter's docker-stacks; root owns nothing the kernel needs to write.
         f"RUN useradd --create-home --uid {KERNEL_UID} --shell /bin/bash neuralis"
         f" && mkdir -p {WORKDIR} {VENV} && chown neuralis:neuralis {WORKDIR} {VENV}",
         "USER neuralis",
+    ]
+
+
+def _apt_lines(spec: ImageSpec) -> list[str]:
+    if not spec.apt:
+        return []
+    # Names passed spec.APT_NAME (letters, digits, + - .): nothing here a shell would read.
+    names = " ".join(spec.apt)
+    return [
+        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+        f"--no-install-recommends {names} && rm -rf /var/lib/apt/lists/*"
     ]
 
 
@@ -315,6 +327,7 @@ def _label_line(spec: ImageSpec, pins: Pins, spec_hash: str) -> str:
         "neuralis.name": spec.name,
         "neuralis.python": spec.python,
         "neuralis.packages": json.dumps(list(spec.packages)),
+        "neuralis.apt": json.dumps(list(spec.apt)),
         "neuralis.spec_hash": spec_hash,
         "neuralis.kernel_gateway": pins.kernel_gateway,
         "neuralis.token": "file",  # the gateway reads TOKEN_FILE (older images: the environment)

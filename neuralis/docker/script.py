@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neuralis.config import Settings
+from neuralis.docker.build import PROXY_ARGS
 from neuralis.docker.containers import container_name, image_tag
 from neuralis.docker.dockerfile import (
     INDEX_ARG,
@@ -39,7 +40,12 @@ CONTEXT="$(mktemp -d)"
 trap 'rm -rf "$CONTEXT"' EXIT
 """
 
-_RUN = """{index}docker build {network}{buildarg}-t "$TAG" "$CONTEXT"
+_RUN = """{index}# This machine's proxy settings, when set, reach the build (never its history).
+PROXY_ARGS=()
+for var in {proxies}; do
+  if [ -n "${{!var:-}}" ]; then PROXY_ARGS+=(--build-arg "$var"); fi
+done
+docker build {network}{buildarg}${{PROXY_ARGS[@]+"${{PROXY_ARGS[@]}}"}} -t "$TAG" "$CONTEXT"
 {cleanup}# A random token per container, kept in a 0600 file on this machine and copied into the
 # container as a 0400 file before it starts: it is in neither `docker inspect` nor the
 # gateway's environment. The gateway answers on loopback only.
@@ -102,6 +108,7 @@ def render_script(spec: ImageSpec, settings: Settings, *, show_token: bool = Fal
     parts.append(
         _RUN.format(
             index=_INDEX if secret else "",
+            proxies=" ".join(PROXY_ARGS),
             buildarg=f"--build-arg {INDEX_ARG} " if secret else "",
             cleanup=_CLEANUP if secret else "",
             net=NETWORK,
@@ -145,12 +152,17 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--package", action="append", default=[], metavar="REQ", help="PEP 508 requirement"
     )
     parser.add_argument("--requirements", type=Path, metavar="FILE", help="requirements file")
+    parser.add_argument(
+        "--apt", action="append", default=[], metavar="NAME", help="Debian package (libmagic1)"
+    )
     parser.add_argument("--name", help="kernel name (default: from Python and packages)")
 
 
 def spec_from_args(args: argparse.Namespace) -> ImageSpec:
     """Build the spec the parsed arguments describe (raises InvalidInput)."""
-    return make_spec(args.python, args.package, requirements=args.requirements, name=args.name)
+    return make_spec(
+        args.python, args.package, requirements=args.requirements, name=args.name, apt=args.apt
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

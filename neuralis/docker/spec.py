@@ -21,6 +21,8 @@ PYTHON_VERSIONS = ("3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_PACKAGES = 200
 MAX_PACKAGE_LENGTH = 300
+APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,62}$")
+"""A Debian package name (policy §5.6.1): what ``--apt`` accepts, and nothing else."""
 
 # `$` expands in Dockerfile LABELs and shells, backslashes escape, backticks, `|` and `&` are
 # shell: none belongs in a requirement we accept. Single quotes may appear in markers as typed
@@ -42,12 +44,16 @@ class ImageSpec:
     packages: tuple[str, ...] = ()
     frozen: tuple[str, ...] = ()
     """Exact ``name==version`` pins installed with the packages (a recorded environment)."""
+    apt: tuple[str, ...] = ()
+    """Debian packages installed first (system libraries such as ``libmagic1``)."""
 
     def digest(self) -> str:
         """Return a stable hash of what the image contains (not its name)."""
         content: dict[str, object] = {"python": self.python, "packages": list(self.packages)}
         if self.frozen:  # only when set, so hashes of plain specs stay what they were
             content["frozen"] = list(self.frozen)
+        if self.apt:
+            content["apt"] = list(self.apt)
         return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
 
 
@@ -119,6 +125,23 @@ def parse_packages(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parsed))
 
 
+def parse_apt(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Check Debian package names (one per entry), dropping duplicates; refuse anything else."""
+    if len(names) > MAX_PACKAGES:
+        raise InvalidPackage(f"Too many system packages ({len(names)}); at most {MAX_PACKAGES}.")
+    checked = []
+    for raw in names:
+        name = raw.strip()
+        if not APT_NAME.match(name):
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise InvalidPackage(
+                f"System package {shown!r} is not a Debian package name: use lower-case "
+                "letters, digits, '+', '-' and '.', e.g. libmagic1."
+            )
+        checked.append(name)
+    return tuple(dict.fromkeys(checked))
+
+
 def read_requirements(path: Path) -> list[str]:
     """Read a requirements file: one requirement a line; blank lines and comments skipped."""
     try:
@@ -142,9 +165,9 @@ def read_requirements(path: Path) -> list[str]:
     return lines
 
 
-def default_name(python: str, packages: tuple[str, ...]) -> str:
+def default_name(python: str, packages: tuple[str, ...], apt: tuple[str, ...] = ()) -> str:
     """Name a spec that was given none: the Python version and a short hash."""
-    digest = ImageSpec("x", python, packages).digest()[:8]
+    digest = ImageSpec("x", python, packages, apt=apt).digest()[:8]
     return f"py{python.replace('.', '')}-{digest}"
 
 
@@ -154,13 +177,16 @@ def make_spec(
     *,
     requirements: Path | None = None,
     name: str | None = None,
+    apt: list[str] | tuple[str, ...] = (),
 ) -> ImageSpec:
     """Check everything a user gave and return the spec; nothing is built here."""
     version = check_python(python)
     texts = list(packages) + (read_requirements(requirements) if requirements else [])
     parsed = parse_packages(texts)
+    system = parse_apt(apt)
     return ImageSpec(
-        name=default_name(version, parsed) if name is None else check_name(name),
+        name=default_name(version, parsed, system) if name is None else check_name(name),
         python=version,
         packages=parsed,
+        apt=system,
     )

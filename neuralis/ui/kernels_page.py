@@ -60,7 +60,10 @@ def _build_form(settings: Settings) -> None:
             "Packages, one per line", placeholder="pandas>=2\nrequests", key="build-packages"
         )
         upload = st.file_uploader("…or a requirements.txt", type=["txt"], key="build-reqs")
-        spec = _spec(python, packages, upload, name)
+        apt = st.text_area(
+            "System packages (Debian), one per line", placeholder="libmagic1", key="build-apt"
+        )
+        spec = _spec(python, packages, upload, name, apt)
         go, script, _ = st.columns([1, 2, 3])
         if go.button("Build", type="primary", key="build-start", disabled=spec is None):
             assert spec is not None
@@ -78,7 +81,7 @@ def _build_form(settings: Settings) -> None:
             )
 
 
-def _spec(python: str, packages: str, upload: Any, name: str) -> Any:
+def _spec(python: str, packages: str, upload: Any, name: str, apt: str = "") -> Any:
     """Return the checked spec of the form, or None after showing why it is refused."""
     from neuralis.docker.spec import make_spec
 
@@ -88,7 +91,10 @@ def _spec(python: str, packages: str, upload: Any, name: str) -> Any:
         lines += [ln.split(" #")[0].strip() for ln in text.splitlines()]
         lines = [ln for ln in lines if ln and not ln.startswith("#")]
     try:
-        return make_spec(python, [ln.strip() for ln in lines], name=name.strip() or None)
+        system = [ln.strip() for ln in apt.splitlines() if ln.strip()]
+        return make_spec(
+            python, [ln.strip() for ln in lines], name=name.strip() or None, apt=system
+        )
     except NeuralisError as exc:
         st.error(str(exc))
         return None

@@ -162,3 +162,34 @@ def test_a_bad_index_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(InvalidInput) as info:
         render(make_spec("3.11", [], name="x"), Settings(pip_index_url="https://u:s3cr3t@x/$H"))
     assert "s3cr3t" not in str(info.value)
+
+
+def test_proxy_settings_and_a_credentialed_index_become_build_arguments() -> None:
+    from neuralis.docker.build import build_args
+
+    env = {"HTTPS_PROXY": "http://proxy.example:3128", "no_proxy": "localhost", "HOME": "/x"}
+    assert build_args(SETTINGS, env) == {
+        "HTTPS_PROXY": "http://proxy.example:3128",
+        "no_proxy": "localhost",
+    }
+    url = "https://u:pw@pypi.example.com/simple"
+    secret = Settings(base_image="local/debian-python:{python}", pip_index_url=url)
+    assert build_args(secret, {}) == {"PIP_INDEX_URL": url}
+    plain = Settings(pip_index_url="https://pypi.example.com/simple")
+    assert build_args(plain, {}) == {}  # a plain index is an ENV line, not an argument
+
+
+def test_system_packages_are_checked_debian_names_installed_as_root_first() -> None:
+    from neuralis.errors import InvalidPackage
+
+    spec = make_spec("3.11", ["python-magic"], name="k", apt=["libmagic1", "libmagic1"])
+    assert spec.apt == ("libmagic1",)
+    text = render(spec, SETTINGS).dockerfile
+    apt = next(x for x in text.splitlines() if "apt-get install" in x)
+    assert apt.endswith("--no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*")
+    assert text.index("apt-get install") < text.index("USER neuralis")  # as root, before pip
+    assert json.loads(labels(text)["neuralis.apt"]) == ["libmagic1"]
+    assert make_spec("3.11", []).name != make_spec("3.11", [], apt=["libmagic1"]).name
+    for bad in ["libmagic1; rm -rf /", "Lib", "x", "a b", "$(id)", "pkg\nRUN id", "-y"]:
+        with pytest.raises(InvalidPackage, match="not a Debian package name"):
+            make_spec("3.11", [], apt=[bad])

@@ -216,8 +216,8 @@ def test_notebooks_get_their_own_containers_and_cannot_read_each_other(
         assert len(seen["kernels"]) == 1 and os.path.basename(b_file) not in seen["kernels"]
         assert seen["token"] != b_token and seen["token"] == containers.endpoint(ca).token
         assert seen["b_gateway"] != "open"  # firewalled, or at least refused without B's token
-        grep = ca.exec_run(["grep", "-rlF", b_token, "/home", "/tmp", "/etc", "/opt", "/var"])
-        assert grep.exit_code == 1 and not grep.output  # B's token is nowhere in A's files
+        grep = ca.exec_run(["grep", "-rlsF", b_token, "/home", "/tmp", "/etc", "/opt", "/var"])
+        assert grep.exit_code in (1, 2) and not grep.output  # B's token is in none of A's files
         assert "b-secret-41" in _printed(broker, b, "print(SECRET)")  # B itself still has it
         # Culled with its kernel (NEURALIS_KERNEL_IDLE_TIMEOUT): each container goes with it.
         assert sorted(broker.cull_idle(0)) == sorted([a, b])
