@@ -213,3 +213,32 @@ def test_remove_takes_container_and_image(
 def test_connect_to_missing_kernel_is_clear(docker_engine: None, settings: Settings) -> None:
     with pytest.raises(ImageNotFound, match="neuralis kernels build"):
         connect(f"docker:{PREFIX}-none", settings=settings).start()
+
+
+def _dangling(name: str) -> set[str]:
+    """Untagged leaf images of kernel ``name`` (other work on the engine is not counted)."""
+    out = subprocess.run(
+        ["docker", "images", "-q", "--no-trunc", "--filter", "dangling=true",
+         "--filter", f"label=neuralis.name={name}"],
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
+def test_system_package_makes_the_smoke_test_pass(docker_engine: None) -> None:
+    """python-magic needs libmagic: without it the smoke test fails (and leaves no untagged
+    image); with ``--apt libmagic1`` it imports."""
+    settings = Settings.from_env()
+    name = f"{PREFIX}-magic"
+    with pytest.raises(BuildFailed, match=r"failed its smoke test.*magic"):
+        list(build(make_spec("3.11", ["python-magic==0.4.27"], name=name), settings,
+                   verify=smoke_test))  # fmt: skip
+    assert not _dangling(name)  # the failed image is tagged failed, nothing dangles
+    entry = next(e for e in containers.list_kernels() if e.name == name)
+    assert entry.status == "failed"
+    spec = make_spec("3.11", ["python-magic==0.4.27"], name=name, apt=["libmagic1"])
+    events = list(build(spec, settings, verify=smoke_test))
+    assert events[-1].kind == "done" and any(e.kind == "smoke" for e in events)
+    assert not _dangling(name)  # the failed one is replaced, not left untagged
+    assert next(e for e in containers.list_kernels() if e.name == name).status != "failed"
+    assert containers.remove(name)
