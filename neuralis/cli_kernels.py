@@ -176,7 +176,10 @@ def cmd_restart(args: argparse.Namespace) -> int:
     from neuralis.docker.containers import restart
 
     ep = restart(_name(args.name), Settings.from_env())
-    print(f"Restarted kernel {args.name}: gateway at {ep.url}{_token_text(args, ep.token)}")
+    if ep is None:
+        print(f"Restarted the notebooks' containers of kernel {args.name}.")
+    else:
+        print(f"Restarted kernel {args.name}: gateway at {ep.url}{_token_text(args, ep.token)}")
     return EXIT_OK
 
 

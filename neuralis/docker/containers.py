@@ -385,14 +385,21 @@ def stop(name: str, timeout: int = 10) -> bool:
     return bool(running)
 
 
-def restart(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint:
-    """Restart (or start) kernel ``name``'s shared container, and restart its notebooks'
-    running containers; every kernel in them is lost."""
-    for container in containers_of(name):
-        if container.status == "running" and (container.labels or {}).get(NOTEBOOK_LABEL):
-            with translated(f"restart container {container.name}"):
-                container.restart(timeout=10)
+def restart(name: str, settings: Settings, timeout: float = 60.0) -> Endpoint | None:
+    """Restart kernel ``name``'s running containers (every kernel in them is lost); start the
+    shared one when none runs. Return the shared container's endpoint, or None when only
+    notebooks' containers ran."""
+    notebooks = [
+        c
+        for c in containers_of(name)
+        if c.status == "running" and (c.labels or {}).get(NOTEBOOK_LABEL)
+    ]
+    for container in notebooks:
+        with translated(f"restart container {container.name}"):
+            container.restart(timeout=10)
     container = find(name)
+    if notebooks and (container is None or container.status != "running"):
+        return None
     if container is not None and container.status == "running":
         with translated(f"restart the container of {name!r}"):
             container.restart(timeout=10)
