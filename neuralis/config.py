@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from neuralis.errors import InvalidInput
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
+
+
+def parse_size(name: str, text: str) -> int:
+    """Read a size such as ``2g``, ``512m`` or ``1073741824`` (bytes) into bytes."""
+    match = _SIZE.match(text.strip())
+    if match is None or float(match[1]) <= 0:
+        raise InvalidInput(f"{name}={text!r}: give a size such as 2g, 512m or a number of bytes.")
+    power = "kmgt".find(match[2].lower()) + 1 if match[2] else 0
+    return int(float(match[1]) * 1024**power)
+
+
+def _positive(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise InvalidInput(f"{name}={text!r}: give a whole number above 0.")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,10 @@ class Settings:
     env_prefix: str = "env"
     cell_window: int = 15
     """Cells the Notebook page draws at a time (0: all); larger notebooks are paged."""
+    local_kernel_memory: int | None = None
+    """Bytes of address space a local kernel may use (off by default)."""
+    local_kernel_pids: int | None = None
+    """Processes and threads a local kernel's user may have (RLIMIT_NPROC; off by default)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -37,6 +63,7 @@ class Settings:
             return value or None
 
         ca = opt("NEURALIS_EXTRA_CA_CERTS")
+        memory = opt("NEURALIS_LOCAL_KERNEL_MEMORY")
         return cls(
             notebook_dir=Path(opt("NEURALIS_NOTEBOOK_DIR") or "notebooks"),
             base_image=opt("NEURALIS_BASE_IMAGE") or cls.base_image,
@@ -53,4 +80,10 @@ class Settings:
             ),
             env_prefix=opt("NEURALIS_ENV_PREFIX") or cls.env_prefix,
             cell_window=max(0, int(opt("NEURALIS_CELL_WINDOW") or cls.cell_window)),
+            local_kernel_memory=parse_size("NEURALIS_LOCAL_KERNEL_MEMORY", memory)
+            if memory
+            else None,
+            local_kernel_pids=_positive(
+                "NEURALIS_LOCAL_KERNEL_PIDS", opt("NEURALIS_LOCAL_KERNEL_PIDS")
+            ),
         )

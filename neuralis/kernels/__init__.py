@@ -106,9 +106,12 @@ def connect(
     parsed = spec if isinstance(spec, KernelSpec) else parse_spec(spec)
     settings = settings or Settings.from_env()
     if parsed.kind == "local":
-        from neuralis.kernels.local import LocalKernel
+        from neuralis.kernels.local import LocalKernel, LocalLimits
 
-        return LocalKernel(parsed.target, cwd=cwd, spec=str(parsed), history=not headless)
+        limits = LocalLimits(settings.local_kernel_memory, settings.local_kernel_pids)
+        return LocalKernel(
+            parsed.target, cwd=cwd, spec=str(parsed), history=not headless, limits=limits
+        )
     if parsed.kind == "gateway":
         from neuralis.kernels.gateway import GatewayKernel
 

@@ -103,6 +103,45 @@ def test_endless_loop_interrupted_within_2_s(
     record("fault", "endless loop, Interrupt (local)", f"stopped in {stopped:.2f} s")
 
 
+IGNORES_CTRL_C = (
+    "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "print('deaf', flush=True)\ntime.sleep(10**6)"
+)
+
+
+def test_restart_of_a_cell_that_ignores_ctrl_c_starts_clean(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    """Interrupt, then Restart, a cell deaf to SIGINT; restart twice more; run again."""
+    from neuralis.ui import state
+
+    cid, after = make_notebook(notebook_dir, "deaf.ipynb", [IGNORES_CTRL_C, "print('fresh')"])
+    at = app(file="deaf.ipynb")
+    key = at.session_state["neuralis_doc"].key
+    at.button(key=f"run-{cid}").click().run()
+    wait_for(at, cid, lambda r: bool(r.outputs.outputs), 30)
+    at.run()
+    at.button(key="interrupt").click().run()
+    time.sleep(1.0)
+    assert state.broker().record(key, cid).status == "running"  # type: ignore[union-attr]
+    at.button(key="restart").click().run()
+    rec = wait_for(at, cid, lambda r: r.finished, 30)
+    assert rec.status == "error" and "restarted while this cell ran" in (rec.message or "")
+    for _ in range(2):  # later restarts used to fail with ZMQError('Operation not supported')
+        deadline = time.monotonic() + 60
+        while state.broker().busy(key) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.broker().kernel_status(key) == "idle", state.broker().kernel_error(key)
+        at.run()
+        at.button(key="restart").click().run()
+    at.button(key=f"run-{after}").click().run()
+    wait_done(at)
+    assert not at.exception
+    assert state.broker().kernel_status(key) == "idle", state.broker().kernel_error(key)
+    assert "fresh" in texts(at)
+    record("fault", "restart of a cell ignoring Ctrl-C", "killed, restarted clean, 3 restarts ok")
+
+
 def test_neuralis_run_timeout_ends_an_endless_loop_with_exit_3(tmp_path: Path) -> None:
     src = tmp_path / "loop.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("while True:\n    pass")]), src)
