@@ -93,12 +93,12 @@ def _warn_other_gateway(spec: KernelSpec) -> None:
 
 def _env_kernel(path: Path) -> str:
     """Resolve ``--kernel env`` to ``docker:NAME``, building the recorded environment if missing."""
-    from neuralis import environment
     from neuralis.config import Settings
-    from neuralis.docker.environments import ensure
+    from neuralis.environment import record
+    from neuralis.environment.engine import ensure
     from neuralis.notebook import read_notebook
 
-    env = environment.read(read_notebook(path))
+    env = record.read(read_notebook(path))
     if env is None:
         raise InvalidInput(
             f"{path} records no environment: run it once on a docker:NAME kernel first."
@@ -114,10 +114,10 @@ def _env_kernel(path: Path) -> str:
 
 def _record(nb: NotebookNode, spec: str) -> None:
     """Record the docker kernel's environment in the notebook; a failure only warns."""
-    from neuralis.docker.environments import record
+    from neuralis.environment.engine import record_kernel
 
     try:
-        changed = record(nb, spec.partition(":")[2])
+        changed = record_kernel(nb, spec.partition(":")[2])
     except NeuralisError as exc:
         print(f"neuralis: environment not recorded: {exc}", file=sys.stderr)
         return

@@ -12,11 +12,11 @@ from typing import Literal
 
 import streamlit as st
 
-from neuralis import environment
 from neuralis.config import Settings
 from neuralis.docker.spec import ImageSpec
 from neuralis.document import Document
-from neuralis.environment import Drift, Environment
+from neuralis.environment import record
+from neuralis.environment.record import Drift, Environment
 from neuralis.errors import NeuralisError
 from neuralis.sanitize import code_span, markdown_text
 from neuralis.ui import state
@@ -37,7 +37,7 @@ class Pending:
 def render_environment_panel(doc: Document) -> None:
     """Draw the environment panel for the open notebook (nothing without Docker support)."""
     try:
-        from neuralis.docker import environments  # noqa: F401  (Docker support installed?)
+        from neuralis.environment import engine  # noqa: F401  (Docker support installed?)
     except ImportError:
         return
     settings = Settings.from_env()
@@ -51,7 +51,7 @@ def render_environment_panel(doc: Document) -> None:
 def _needs_attention(doc: Document, settings: Settings) -> bool:
     """Open the panel when the record is missing here or drifts from the kernel."""
     try:
-        env = environment.read(doc.nb)
+        env = record.read(doc.nb)
         return env is not None and bool(_missing(env, settings) or _drift(doc, env))
     except NeuralisError:
         return False
@@ -62,7 +62,7 @@ def _panel(doc: Document, settings: Settings) -> None:
     if _building(doc):
         return
     name = _docker_name(doc.kernel)
-    env = environment.read(doc.nb)
+    env = record.read(doc.nb)
     if env is None and name is not None:
         env = _record(doc, name)
     if env is None:
@@ -82,7 +82,7 @@ def _panel(doc: Document, settings: Settings) -> None:
 
 
 def _offer_select(doc: Document, env: Environment, settings: Settings) -> None:
-    from neuralis.docker.environments import locate
+    from neuralis.environment.engine import locate
     from neuralis.ui.kernel_bar import choose_kernel
 
     found = locate(env, settings)
@@ -98,11 +98,11 @@ def _docker_name(spec: str) -> str | None:
 
 
 def _record(doc: Document, name: str) -> Environment:
-    from neuralis.docker.environments import record
+    from neuralis.environment.engine import record_kernel
 
-    record(doc.nb, name)
+    record_kernel(doc.nb, name)
     doc.save()
-    env = environment.read(doc.nb)
+    env = record.read(doc.nb)
     assert env is not None  # just written
     return env
 
@@ -119,13 +119,13 @@ def _summary(env: Environment) -> None:
 
 
 def _missing(env: Environment, settings: Settings) -> bool:
-    from neuralis.docker.environments import locate
+    from neuralis.environment.engine import locate
 
     return locate(env, settings) is None
 
 
 def _drift(doc: Document, env: Environment) -> tuple[Drift, ...]:
-    from neuralis.docker.environments import kernel_drift
+    from neuralis.environment.engine import kernel_drift
 
     name = _docker_name(doc.kernel)
     return kernel_drift(env, name) if name else ()
@@ -142,7 +142,7 @@ def drift_table(rows: tuple[Drift, ...]) -> list[dict[str, str]]:
 def _offer_build(doc: Document, env: Environment, settings: Settings, why: str) -> None:
     st.warning(why)
     if st.button("Build it and select it", key="env-build", type="primary"):
-        _start(doc, environment.spec_for(env, settings.env_prefix), "select", settings)
+        _start(doc, record.spec_for(env, settings.env_prefix), "select", settings)
 
 
 def _show_drift(
@@ -154,16 +154,16 @@ def _show_drift(
     st.dataframe(drift_table(rows), hide_index=True, width="stretch")
     left, right = st.columns(2)
     if left.button("Rebuild from the record", key="env-rebuild"):
-        _start(doc, environment.spec_for(env, settings.env_prefix), "select", settings)
+        _start(doc, record.spec_for(env, settings.env_prefix), "select", settings)
     if right.button("Update the record to this kernel", key="env-update"):
         _record(doc, name)
         st.rerun()
 
 
 def _offer_adds(doc: Document, env: Environment, name: str) -> None:
-    from neuralis.docker.environments import spec_with
+    from neuralis.environment.engine import spec_with
 
-    for req in environment.new_requests(env, _installed_in_cells(doc)):
+    for req in record.new_requests(env, _installed_in_cells(doc)):
         label = f"Add {code_span(req)} to this kernel's environment"
         if st.button(label, key=f"env-add-{req}", help="Rebuild the image with it, so it stays"):
             _start(doc, spec_with(name, req), "add", Settings.from_env())
@@ -174,7 +174,7 @@ def _installed_in_cells(doc: Document) -> tuple[str, ...]:
     found: list[str] = []
     for cell in doc.nb.cells:
         if cell.cell_type == "code" and cell.get("execution_count") is not None:
-            found += environment.pip_installs(str(cell.source))
+            found += record.pip_installs(str(cell.source))
     return tuple(dict.fromkeys(found))
 
 
@@ -184,11 +184,11 @@ def _downloads(env: Environment, settings: Settings) -> None:
     left, right = st.columns(2)
     left.download_button(
         "requirements.txt",
-        environment.requirements_txt(env),
+        record.requirements_txt(env),
         file_name="requirements.txt",
         key="env-requirements",
     )
-    spec = environment.spec_for(env, settings.env_prefix)
+    spec = record.spec_for(env, settings.env_prefix)
     right.download_button(
         "Build script", render_script(spec, settings), file_name=f"build-{spec.name}.sh",
         key="env-script",

@@ -6,8 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from neuralis.builds import Builds, BuildState
 from neuralis.config import Settings
+from neuralis.environment.jobs import Builds, BuildState
 from neuralis.errors import NeuralisError
 from neuralis.ui.kernel_bar import docker_specs
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from neuralis import environment
 from neuralis.config import Settings
-from neuralis.docker import containers, environments, freeze
+from neuralis.docker import containers, freeze
 from neuralis.docker.build import build
 from neuralis.docker.spec import make_spec
-from neuralis.environment import Drift, Environment
+from neuralis.environment import engine, record
+from neuralis.environment.record import Drift, Environment
 from neuralis.kernels.smoke import smoke_test
 from tests.environment.conftest import PREFIX
 
@@ -74,7 +74,7 @@ def recorded(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> I
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)]), source)
     done = neuralis(folder, "run", str(source), "--kernel", f"docker:{SOURCE}", "--inplace")
     assert done.returncode == 0, done.stderr
-    env = environment.read(nbformat.read(source, as_version=4))
+    env = record.read(nbformat.read(source, as_version=4))
     assert env is not None
     yield Recorded(folder, source, env)
 
@@ -83,25 +83,25 @@ def test_a_docker_run_records_the_environment(recorded: Recorded) -> None:
     env = recorded.env
     assert env.python == "3.11" and env.packages == ("six==1.16.0",)
     assert env.image == containers.get_image(SOURCE).id
-    pins = environment.pins(env.frozen)
+    pins = record.pins(env.frozen)
     assert pins["six"].version == "1.16.0"
     assert pins["jupyter-server"].version == "2.21.1"  # the whole venv, not only the request
     assert stdout_of(recorded.notebook) == "1.16.0\n"
 
 
 def test_drift_is_shown_when_a_version_differs(recorded: Recorded) -> None:
-    assert environments.kernel_drift(recorded.env, SOURCE) == ()
+    assert engine.kernel_drift(recorded.env, SOURCE) == ()
     older = [p if not p.startswith("six==") else "six==1.15.0" for p in recorded.env.frozen]
     doctored = Environment("3.11", recorded.env.packages, tuple(older), recorded.env.image)
-    assert environments.kernel_drift(doctored, SOURCE) == (Drift("six", "1.15.0", "1.16.0"),)
+    assert engine.kernel_drift(doctored, SOURCE) == (Drift("six", "1.15.0", "1.16.0"),)
     nb = nbformat.read(recorded.notebook, as_version=4)
-    environment.write(nb, doctored)
+    record.write(nb, doctored)
     path = recorded.folder / "doctored.ipynb"
     nbformat.write(nb, path)
     done = neuralis(recorded.folder, "run", str(path), "--kernel", f"docker:{SOURCE}", "--inplace")
     assert done.returncode == 0, done.stderr
     assert "Environment record updated: 1 differ (six)" in done.stderr
-    assert environment.read(nbformat.read(path, as_version=4)) == recorded.env
+    assert record.read(nbformat.read(path, as_version=4)) == recorded.env
 
 
 def test_adding_a_package_pins_the_version_the_kernel_runs(recorded: Recorded) -> None:
@@ -110,10 +110,10 @@ def test_adding_a_package_pins_the_version_the_kernel_runs(recorded: Recorded) -
     containers.ensure_running(SOURCE, Settings.from_env())
     try:
         assert "six==1.16.0" in freeze.installed_now(SOURCE)
-        assert "six==1.16.0" in environments.spec_with(SOURCE, "six").packages
-        assert environments.pinned_to_running(SOURCE, "Six[x]") == "Six[x]==1.16.0"
-        assert environments.pinned_to_running(SOURCE, "six>=1") == "six>=1"  # asked: kept
-        assert environments.pinned_to_running(SOURCE, "tabulate") == "tabulate"  # not there
+        assert "six==1.16.0" in engine.spec_with(SOURCE, "six").packages
+        assert engine.pinned_to_running(SOURCE, "Six[x]") == "Six[x]==1.16.0"
+        assert engine.pinned_to_running(SOURCE, "six>=1") == "six>=1"  # asked: kept
+        assert engine.pinned_to_running(SOURCE, "tabulate") == "tabulate"  # not there
         # The running container, not the image, is what counts: change it as a notebook's
         # `%pip` would (the kernel's user owns the venv) and see.
         container = containers.find(SOURCE)
@@ -122,8 +122,8 @@ def test_adding_a_package_pins_the_version_the_kernel_runs(recorded: Recorded) -
             ["/opt/neuralis/bin/python", "-m", "pip", "uninstall", "-y", "six"]
         )
         assert gone.exit_code == 0, gone.output
-        assert environments.pinned_to_running(SOURCE, "six") == "six"
-        assert "six==1.16.0" in environments.of_kernel(SOURCE).frozen  # the image still has it
+        assert engine.pinned_to_running(SOURCE, "six") == "six"
+        assert "six==1.16.0" in engine.of_kernel(SOURCE).frozen  # the image still has it
     finally:
         containers.remove(SOURCE, image=False)
     assert freeze.installed_now(SOURCE) == ()  # no container: nothing to pin to
@@ -131,9 +131,9 @@ def test_adding_a_package_pins_the_version_the_kernel_runs(recorded: Recorded) -
 
 def test_deleted_image_is_rebuilt_from_the_notebook(recorded: Recorded) -> None:
     settings = Settings.from_env(dict(os.environ, NEURALIS_ENV_PREFIX=f"{PREFIX}-env"))
-    assert environments.locate(recorded.env, settings) == SOURCE
+    assert engine.locate(recorded.env, settings) == SOURCE
     assert containers.remove(SOURCE)
-    assert environments.locate(recorded.env, settings) is None
+    assert engine.locate(recorded.env, settings) is None
 
     out = recorded.folder / "rebuilt.ipynb"
     done = neuralis(
@@ -141,13 +141,13 @@ def test_deleted_image_is_rebuilt_from_the_notebook(recorded: Recorded) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Smoke test" in done.stderr  # it was built, not found
-    name = environment.spec_for(recorded.env, f"{PREFIX}-env").name
+    name = record.spec_for(recorded.env, f"{PREFIX}-env").name
     assert f"on docker:{name}" in done.stderr
     assert stdout_of(out) == "1.16.0\n"
-    again = environment.read(nbformat.read(out, as_version=4))
+    again = record.read(nbformat.read(out, as_version=4))
     assert again is not None and again.image == containers.get_image(name).id
     assert again.frozen == recorded.env.frozen  # the same versions, package by package
-    assert environments.kernel_drift(recorded.env, name) == ()
+    assert engine.kernel_drift(recorded.env, name) == ()
 
     # Cached by spec hash: a second run finds the kernel and builds nothing.
     done = neuralis(recorded.folder, "run", str(recorded.notebook), "--kernel", "env", "--inplace")

@@ -10,11 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from neuralis import environment
 from neuralis.config import Settings
 from neuralis.docker.dockerfile import FROZEN_FILE, render
 from neuralis.docker.script import dockerfile_of, render_script
-from neuralis.environment import Drift, Environment
+from neuralis.environment import record
+from neuralis.environment.record import Drift, Environment
 from neuralis.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +30,11 @@ ENV = Environment(
 
 def test_record_round_trips_through_metadata_and_keeps_other_keys() -> None:
     nb = nbformat.v4.new_notebook(metadata={"neuralis": {"kernel": "docker:k"}})
-    assert environment.read(nb) is None
-    assert environment.write(nb, ENV) and not environment.write(nb, ENV)
+    assert record.read(nb) is None
+    assert record.write(nb, ENV) and not record.write(nb, ENV)
     assert nb.metadata.neuralis.kernel == "docker:k"
     saved = nbformat.reads(nbformat.writes(nb), as_version=4)
-    assert environment.read(saved) == ENV
+    assert record.read(saved) == ENV
     assert saved.metadata.neuralis.environment == {
         "python": "3.11", "packages": ["six==1.16.0"], "image": IMAGE, "frozen": list(ENV.frozen)
     }  # fmt: skip
@@ -47,57 +47,57 @@ def test_record_round_trips_through_metadata_and_keeps_other_keys() -> None:
 def test_malformed_records_are_refused(bad: object) -> None:
     nb = nbformat.v4.new_notebook(metadata={"neuralis": {"environment": bad}})
     with pytest.raises(InvalidInput):
-        environment.read(nb)
+        record.read(nb)
 
 
 def test_drift_rows_by_normalised_name() -> None:
     recorded = ["six==1.16.0", "Jinja2==3.1.4", "gone==1.0", "same==2"]
     kernel = ["six==1.17.0", "jinja2==3.1.4", "new_pkg==0.1", "same==2"]
-    assert environment.drift(recorded, kernel) == (
+    assert record.drift(recorded, kernel) == (
         Drift("gone", "1.0", None),
         Drift("new_pkg", None, "0.1"),
         Drift("six", "1.16.0", "1.17.0"),
     )
-    assert environment.drift(recorded, recorded) == ()
+    assert record.drift(recorded, recorded) == ()
 
 
 def test_spec_from_a_record_pins_all_but_the_gateway_and_urls() -> None:
-    spec = environment.spec_for(ENV, prefix="env")
+    spec = record.spec_for(ENV, prefix="env")
     assert spec.python == "3.11" and spec.packages == ("six==1.16.0",)
     assert spec.frozen == ("Jinja2==3.1.4", "six==1.16.0")  # gateway pin and file URL left out
     assert spec.name == f"env-py311-{spec.digest()[:10]}"
-    assert environment.spec_for(ENV, prefix="env") == spec  # same record, same kernel
+    assert record.spec_for(ENV, prefix="env") == spec  # same record, same kernel
     other = Environment("3.11", ENV.packages, ("six==1.15.0",), IMAGE)
-    assert environment.spec_for(other).name != spec.name
+    assert record.spec_for(other).name != spec.name
 
 
 def test_a_record_renders_an_image_that_installs_every_pin() -> None:
-    spec = environment.spec_for(ENV)
+    spec = record.spec_for(ENV)
     rendered = render(spec, SETTINGS)
     assert rendered.files[FROZEN_FILE] == b"Jinja2==3.1.4\nsix==1.16.0\n"
     assert f'"-r", "/opt/neuralis/{FROZEN_FILE}", "six==1.16.0"]' in rendered.dockerfile
     script = render_script(spec, SETTINGS)
     assert dockerfile_of(script) == rendered.dockerfile and FROZEN_FILE in script
-    plain = render(environment.spec_for(Environment("3.11", ("six",))), SETTINGS)
+    plain = render(record.spec_for(Environment("3.11", ("six",))), SETTINGS)
     assert FROZEN_FILE not in plain.dockerfile  # a record without a freeze: as before
 
 
 def test_a_bad_pin_in_a_record_is_refused_before_any_build() -> None:
     with pytest.raises(InvalidInput):
-        environment.spec_for(Environment("3.11", (), ("six==$(id)",)))
+        record.spec_for(Environment("3.11", (), ("six==$(id)",)))
     with pytest.raises(InvalidInput):
-        environment.spec_for(Environment("3.11", ("six`id`",)))
+        record.spec_for(Environment("3.11", ("six`id`",)))
     odd = Environment("3.11", (), ("six==1.0; $(id)", "--index-url=http://evil"))
-    assert environment.spec_for(odd).frozen == ()  # not a plain pin: never reaches pip
+    assert record.spec_for(odd).frozen == ()  # not a plain pin: never reaches pip
     with pytest.raises(InvalidInput):
-        environment.spec_for(Environment("2.7"))
+        record.spec_for(Environment("2.7"))
 
 
 def test_requirements_txt() -> None:
-    text = environment.requirements_txt(ENV)
+    text = record.requirements_txt(ENV)
     assert text.splitlines()[0] == "# Neuralis environment: Python 3.11"
     assert "six==1.16.0\njupyter_server==2.21.1\n" in text and text.endswith("\n")
-    assert environment.requirements_txt(Environment("3.11", ("six",))).endswith("\nsix\n")
+    assert record.requirements_txt(Environment("3.11", ("six",))).endswith("\nsix\n")
 
 
 @pytest.mark.parametrize(
@@ -114,15 +114,15 @@ def test_requirements_txt() -> None:
     ],
 )
 def test_pip_install_detection(source: str, found: tuple[str, ...]) -> None:
-    assert environment.pip_installs(source) == found
+    assert record.pip_installs(source) == found
 
 
 def test_new_requests_and_with_package() -> None:
-    assert environment.new_requests(ENV, ("Six>=1", "tabulate")) == ("tabulate",)
-    assert environment.new_requests(None, ("six",)) == ("six",)
-    env = environment.with_package(ENV, "six==1.17.0")
+    assert record.new_requests(ENV, ("Six>=1", "tabulate")) == ("tabulate",)
+    assert record.new_requests(None, ("six",)) == ("six",)
+    env = record.with_package(ENV, "six==1.17.0")
     assert env.packages == ("six==1.17.0",)
-    assert environment.with_package(ENV, "tabulate").packages == ("six==1.16.0", "tabulate")
+    assert record.with_package(ENV, "tabulate").packages == ("six==1.16.0", "tabulate")
 
 
 def test_kernel_env_without_a_record_is_bad_input(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from neuralis import environment
-from neuralis.environment import Environment
+from neuralis.environment import record
+from neuralis.environment.record import Environment
 from tests.environment.test_engine import SOURCE, Recorded, recorded
 
 pytestmark = pytest.mark.docker
@@ -34,7 +34,7 @@ def open_panel(
     nb = nbformat.v4.new_notebook(metadata={"neuralis": {"kernel": kernel}})
     for source in cells:
         nb.cells.append(nbformat.v4.new_code_cell(source, execution_count=1))
-    environment.write(nb, env)
+    record.write(nb, env)
     path = rec.folder / f"panel-{abs(hash((env, kernel, *cells)))}.ipynb"
     nbformat.write(nb, path)
     at = AppTest.from_function(panel_app, args=(str(path),), default_timeout=60)
@@ -69,7 +69,7 @@ def test_drift_table_and_its_two_actions(recorded: Recorded) -> None:
     assert "Update the record to this kernel" in buttons(at)
     at.button(key="env-update").click().run()
     assert not at.exception
-    assert environment.read(nbformat.read(path, as_version=4)) == recorded.env  # saved
+    assert record.read(nbformat.read(path, as_version=4)) == recorded.env  # saved
     assert not at.dataframe  # no drift left to show
 
 

@@ -10,11 +10,11 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from neuralis import environment
 from neuralis.config import Settings
 from neuralis.docker import containers, freeze
 from neuralis.docker.spec import ImageSpec, parse_package
-from neuralis.environment import Environment
+from neuralis.environment import record
+from neuralis.environment.record import Environment
 from neuralis.errors import ImageNotFound, InvalidInput
 
 if TYPE_CHECKING:
@@ -31,23 +31,23 @@ def of_kernel(name: str) -> Environment:
     return Environment(got.python, got.packages, got.frozen, got.image_id)
 
 
-def record(nb: NotebookNode, name: str) -> tuple[environment.Drift, ...]:
+def record_kernel(nb: NotebookNode, name: str) -> tuple[record.Drift, ...]:
     """Record kernel ``name``'s environment in ``nb``; return how it differs from the old one."""
     before = _recorded(nb)
     now = of_kernel(name)
-    environment.write(nb, now)
-    return environment.drift(before.frozen, now.frozen) if before else ()
+    record.write(nb, now)
+    return record.drift(before.frozen, now.frozen) if before else ()
 
 
 def _recorded(nb: NotebookNode) -> Environment | None:
     with contextlib.suppress(InvalidInput):  # a malformed record is simply replaced
-        return environment.read(nb)
+        return record.read(nb)
     return None
 
 
-def kernel_drift(env: Environment, name: str) -> tuple[environment.Drift, ...]:
+def kernel_drift(env: Environment, name: str) -> tuple[record.Drift, ...]:
     """Return how kernel ``name``'s installed versions differ from the record."""
-    return environment.drift(env.frozen, of_kernel(name).frozen)
+    return record.drift(env.frozen, of_kernel(name).frozen)
 
 
 def locate(env: Environment, settings: Settings) -> str | None:
@@ -56,7 +56,7 @@ def locate(env: Environment, settings: Settings) -> str | None:
         name = freeze.kernel_with_id(env.image)
         if name is not None:
             return name
-    spec = environment.spec_for(env, settings.env_prefix)
+    spec = record.spec_for(env, settings.env_prefix)
     return spec.name if _usable(spec.name) else None
 
 
@@ -72,7 +72,7 @@ def ensure(env: Environment, settings: Settings, on_event: OnEvent | None = None
     found = locate(env, settings)
     if found is not None:
         return found
-    spec = environment.spec_for(env, settings.env_prefix)
+    spec = record.spec_for(env, settings.env_prefix)
     for event in _build(spec, settings):
         if on_event is not None:
             on_event(event)
@@ -95,10 +95,10 @@ def spec_with(name: str, requirement: str) -> ImageSpec:
     rebuilt kernel holds what the notebook ran with.
     """
     requirement = pinned_to_running(name, requirement)
-    env = environment.with_package(of_kernel(name), requirement)
-    frozen, _ = environment.reproducible(env.frozen, env.python)
-    added = environment.canonical(_name_of(requirement))
-    frozen = tuple(p for p in frozen if environment.canonical(_name_of(p)) != added)
+    env = record.with_package(of_kernel(name), requirement)
+    frozen, _ = record.reproducible(env.frozen, env.python)
+    added = record.canonical(_name_of(requirement))
+    frozen = tuple(p for p in frozen if record.canonical(_name_of(p)) != added)
     return ImageSpec(name, env.python, env.packages, frozen)
 
 
@@ -110,7 +110,7 @@ def pinned_to_running(name: str, requirement: str) -> str:
     req = Requirement(parse_package(requirement))
     if req.specifier or req.url:
         return requirement
-    pin = environment.pins(freeze.installed_now(name)).get(environment.canonical(req.name))
+    pin = record.pins(freeze.installed_now(name)).get(record.canonical(req.name))
     if pin is None or pin.line != f"{pin.name}=={pin.version}":  # `x @ URL`, `-e`: no version
         return requirement
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""

@@ -2,7 +2,7 @@
 
 Pure logic, no Docker: the record itself, the drift between a record and a kernel's installed
 versions, the image spec that rebuilds a record, ``requirements.txt``, and spotting
-``%pip install X`` in a cell. :mod:`neuralis.docker.environments` does the Docker side.
+``%pip install X`` in a cell. :mod:`neuralis.environment.engine` does the Docker side.
 """
 
 from __future__ import annotations
