@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from neuralis.errors import InvalidInput, NeuralisError
 from neuralis.kernels import Kernel, KernelSpec, connect, is_configured_gateway, parse_spec
+from neuralis.optional import docker_support
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -52,11 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="seconds each cell may run")
     run.add_argument("--allow-errors", action="store_true", help="run on when a cell raises")
     run.set_defaults(handler=cmd_run)
-    try:
+    if docker_support():  # `neuralis kernels` manages Docker kernels: absent without them
         from neuralis.cli_kernels import add_kernels_parser
-    except ImportError:  # Docker kernels not installed in this checkout
-        pass
-    else:
+
         add_kernels_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
 
@@ -93,6 +92,11 @@ def _warn_other_gateway(spec: KernelSpec) -> None:
 
 def _env_kernel(path: Path) -> str:
     """Resolve ``--kernel env`` to ``docker:NAME``, building the recorded environment if missing."""
+    if not docker_support():
+        raise InvalidInput(
+            "--kernel env runs the recorded environment in Docker, and this installation has "
+            "no Docker support (neuralis/docker/): pick a local or gateway kernel."
+        )
     from neuralis.config import Settings
     from neuralis.environment import record
     from neuralis.environment.engine import ensure

@@ -10,10 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from neuralis.config import Settings
-from neuralis.docker.spec import ImageSpec
 from neuralis.errors import NeuralisError
+
+if TYPE_CHECKING:
+    from neuralis.docker.spec import ImageSpec
 
 MAX_LOG_LINES = 2000
 

@@ -12,8 +12,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from neuralis.config import Settings
-from neuralis.errors import InvalidKernelSpec
+from neuralis.errors import InvalidKernelSpec, NoSuchKernel
 from neuralis.kernels.base import ExecuteReply, Kernel, KernelInfo, OnMessage, StdinHandler
+from neuralis.optional import docker_support
 
 __all__ = [
     "ExecuteReply",
@@ -117,6 +118,11 @@ def connect(
 
         token = settings.gateway_token if is_configured_gateway(parsed.target, settings) else None
         return GatewayKernel(parsed.target, token, spec=str(parsed))
+    if not docker_support():
+        raise NoSuchKernel(
+            f"{parsed}: this installation has no Docker support (neuralis/docker/): "
+            "use a local or gateway kernel."
+        )
     # Imported here, not above: neuralis.docker is optional, and kernels must not need it.
     from neuralis.kernels.docker_provider import docker_kernel
 

@@ -8,18 +8,23 @@ first rerun after it is done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
 from neuralis.config import Settings
-from neuralis.docker.spec import ImageSpec
 from neuralis.document import Document
-from neuralis.environment import record
-from neuralis.environment.record import Drift, Environment
 from neuralis.errors import NeuralisError
+from neuralis.optional import docker_support
 from neuralis.sanitize import code_span, markdown_text
 from neuralis.ui import state
+
+if docker_support():  # without it the panel draws nothing, and nothing below runs
+    from neuralis.environment import record
+
+if TYPE_CHECKING:
+    from neuralis.docker.spec import ImageSpec
+    from neuralis.environment.record import Drift, Environment
 
 PENDING = "neuralis_env_pending"
 Action = Literal["select", "add"]
@@ -36,9 +41,7 @@ class Pending:
 
 def render_environment_panel(doc: Document) -> None:
     """Draw the environment panel for the open notebook (nothing without Docker support)."""
-    try:
-        from neuralis.environment import engine  # noqa: F401  (Docker support installed?)
-    except ImportError:
+    if not docker_support():
         return
     settings = Settings.from_env()
     with st.expander("Environment", expanded=_needs_attention(doc, settings)):
