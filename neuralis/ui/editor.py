@@ -5,6 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_ace import st_ace
 
+# Ace lays out lines of its measured font height (16 px for its 14 px monospace font), and
+# at 1x pixel density an underscore falls just below that box and is not drawn: `a_b` read
+# as `a b`. streamlit-ace has no option for it, so the script below gives every editor frame
+# a taller line (Ace measures the font through CSS that inherits it, and relays out).
+_ACE_CSS = ".ace_editor { line-height: LINE_HEIGHT; }"
+LINE_HEIGHT = 1.4
+
 # streamlit-ace sends its text only on Apply/Ctrl+Enter unless auto_update is on; with it
 # on, every pause of 200 ms sends the text, so the Run button never runs stale code. In
 # that mode its own Ctrl+Enter inserts a newline, so the script below takes the key first
@@ -16,10 +23,23 @@ _SHORTCUTS = """
   const top = window;
   if (top.__neuralisShortcuts) { return; }
   top.__neuralisShortcuts = true;
+  function style(win) {
+    const doc = win.document;
+    if (!doc || !doc.head || doc.getElementById("neuralis-ace")) { return; }
+    const css = doc.createElement("style");
+    css.id = "neuralis-ace";
+    css.textContent = ACE_CSS;
+    doc.head.appendChild(css);
+  }
   function hook(frame) {
     let win;
-    try { win = frame.contentWindow; if (!win || win.__neuralisHooked) { return; } }
+    try { win = frame.contentWindow; if (!win) { return; } style(win); }
     catch (e) { return; }
+    if (!frame.__neuralisLoad) {  // style a (re)loaded frame at once, not on the next tick
+      frame.__neuralisLoad = true;
+      frame.addEventListener("load", function () { hook(frame); });
+    }
+    if (win.__neuralisHooked) { return; }
     win.__neuralisHooked = true;
     win.addEventListener("keydown", function (e) {
       if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
@@ -36,7 +56,7 @@ _SHORTCUTS = """
   }, 300);
 })();
 </script>
-"""
+""".replace("ACE_CSS", repr(_ACE_CSS.replace("LINE_HEIGHT", str(LINE_HEIGHT))))
 
 _STYLES = """
 <style>

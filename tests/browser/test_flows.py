@@ -266,3 +266,54 @@ def test_upload_an_existing_name_keep_both_or_replace(
     assert cells(server, name)[0].source == "print('the newer copy')"
     assert cells(server, f"{stem}-2.ipynb")[0].source == "print('from the upload')"
     assert not (server.notebook_dir / f"{stem}-3.ipynb").exists()
+
+
+# --- item 12: the editor draws every character at 1x pixel density ---------------------
+
+
+def line_image(page: Any, cell_id: str) -> tuple[Any, float]:
+    """Return the first characters of a cell's editor as drawn (grey PIL image), and the
+    width of one character in pixels."""
+    import io
+
+    from PIL import Image
+
+    frame = page.frame_locator(f'.st-key-box-{cell_id} iframe[title*="streamlit_ace"]')
+    frame.locator("#neuralis-ace").wait_for(state="attached")  # the page's editor style
+    line = frame.locator(".ace_text-layer .ace_line").first
+    line.wait_for()
+    page.wait_for_timeout(500)  # Ace relays out on its next font check
+    char = float(frame.locator(".ace_editor").evaluate("e => e.env.editor.renderer.characterWidth"))
+    box = line.bounding_box()
+    clip = {"x": box["x"], "y": box["y"], "width": 3 * char + 2, "height": box["height"]}
+    shot = page.screenshot(clip=clip, animations="disabled")
+    return Image.open(io.BytesIO(shot)).convert("L"), char
+
+
+def ink_under_second_character(image: Any, char: float) -> int:
+    """Count the inked pixels in the lower half of the second character's cell."""
+    height = image.size[1]
+    return sum(
+        1
+        for y in range(height // 2, height)
+        for x in range(int(char) + 1, int(2 * char))
+        if image.getpixel((x, y)) < 200
+    )
+
+
+def test_underscores_are_drawn_at_1x(browser: Any, server: Server, tmp_path: Any) -> None:
+    name, (under, space) = fresh(server, ["a_b", "a b"])
+    context = browser.new_context(viewport={"width": 1000, "height": 800}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_notebook(page, server, name)
+        (with_, char), (without, _) = line_image(page, under), line_image(page, space)
+        with_.save(tmp_path / "a_b.png")
+        without.save(tmp_path / "a b.png")
+        assert ink_under_second_character(without, char) == 0  # the crop holds no other ink
+        assert ink_under_second_character(with_, char) >= char / 2, (
+            f"the underscore of a_b is not drawn (crops in {tmp_path})"
+        )
+    finally:
+        context.close()
