@@ -24,8 +24,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(autouse=True)
 def _patient(page: Any) -> None:
-    """Give each step a minute: the suite shares a loaded machine with other servers."""
-    page.set_default_timeout(60_000)
+    """Give each step two minutes: the suite may share a loaded machine with other servers."""
+    page.set_default_timeout(120_000)
 
 
 SETTLE = 1.5
@@ -306,7 +306,7 @@ def test_underscores_are_drawn_at_1x(browser: Any, server: Server, tmp_path: Any
     context = browser.new_context(viewport={"width": 1000, "height": 800}, device_scale_factor=1)
     try:
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(120_000)
         open_notebook(page, server, name)
         (with_, char), (without, _) = line_image(page, under), line_image(page, space)
         with_.save(tmp_path / "a_b.png")
