@@ -18,6 +18,7 @@ NeuralisError
 │   ├── InvalidPackage          a package spec that is not a PEP 508 requirement
 │   ├── InvalidName             a file or kernel name outside its rules
 │   └── NotebookFormatError     a file that is not a valid nbformat 4 notebook
+│       └── NotebookTooLarge    one over the size the app opens (its outputs can go)
 └── NotebookChangedOnDisk       the file changed since it was opened
 
 Every message says what happened and what to do next. Third-party errors are
@@ -101,3 +102,11 @@ class NotebookFormatError(InvalidInput):
 
 class NotebookChangedOnDisk(NeuralisError):
     """The notebook file changed on disk since it was opened."""
+
+
+class NotebookTooLarge(NotebookFormatError):
+    """A notebook file over the size the app opens; ``size`` is its real size in bytes."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size

@@ -168,6 +168,7 @@ def _safe_value(tokens: Iterable[Any]) -> bool:
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^\"'])")
+_PLAIN_NAME = re.compile(r"[\w .\-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _AUTOLINK = re.compile(r"(?<=\\:)|(?i:(?<=www))(?=\\\.)|(?=@)")
 
@@ -183,6 +184,12 @@ def markdown_text(text: str) -> str:
     flat = _CONTROL.sub(" ", text)
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
     return _AUTOLINK.sub("\u200b", escaped)
+
+
+def label_text(name: str) -> str:
+    """Return a file name for a Markdown label: plain names as they are, others escaped."""
+    plain = _PLAIN_NAME.fullmatch(name) and "www." not in name.lower()
+    return name if plain else markdown_text(name)
 
 
 def code_span(text: str) -> str:

@@ -6,7 +6,9 @@ would leave the directory (DESIGN.md: the app never reads or writes outside it).
 
 from __future__ import annotations
 
+import builtins
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +17,17 @@ from nbformat import NotebookNode
 
 from neuralis.errors import InvalidName
 from neuralis.notebook import new_notebook, parse_notebook, read_notebook, write_notebook
-from neuralis.notebook.cells import new_cell
+from neuralis.notebook.cells import clear_outputs, new_cell
 
 SUFFIX = ".ipynb"
 WELCOME = "welcome.ipynb"
 DEFAULT_KERNEL = "local"
-_BAD_CHARS = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+"""Unicode categories refused in names: controls, format characters (zero-width spaces,
+right-to-left overrides) and unassigned ones, which make one name look like another."""
+MAX_CLEARABLE_BYTES = 512 * 1024 * 1024
+"""Files too large to open can have their outputs cleared up to this size."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,13 @@ def check_name(name: str) -> str:
         raise InvalidName(
             f"{name!r} is not a notebook name: use letters, digits, spaces, "
             "'-', '_' or '.', without '/' or '..', e.g. analysis.ipynb."
+        )
+    hidden = [c for c in name if unicodedata.category(c) in _INVISIBLE]
+    if hidden:
+        codes = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in hidden))
+        raise InvalidName(
+            f"{name!r} holds invisible or direction-changing characters ({codes}) that make "
+            "it look like another name; refused."
         )
     if len(name.encode("utf-8")) > 200:
         raise InvalidName("That name is too long: keep notebook names under 200 bytes.")
@@ -75,13 +89,32 @@ class Workspace:
         return self.path(name).is_file()
 
     def list(self) -> list[Entry]:
-        """List the notebooks, by name."""
+        """List the notebooks that can be opened, by name (see :meth:`unlisted`)."""
         entries = []
         for p in sorted(self.root.glob(f"*{SUFFIX}")):
-            if p.is_file() and not p.name.startswith("."):
+            if p.is_file() and not p.name.startswith(".") and self._openable(p.name):
                 st = p.stat()
                 entries.append(Entry(p.name, st.st_size, st.st_mtime))
         return entries
+
+    def unlisted(self) -> builtins.list[str]:
+        """Return the ``.ipynb`` files left out of :meth:`list`: names the app refuses."""
+        names = (p.name for p in self.root.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+        return sorted(n for n in names if not self._openable(n))
+
+    def _openable(self, name: str) -> bool:
+        try:
+            return self.path(name).name == name  # what is listed is what opens
+        except InvalidName:
+            return False
+
+    def clear_outputs(self, name: str) -> str:
+        """Clear every output of a notebook on disk, such as one too large to open."""
+        path = self.path(name)
+        nb = read_notebook(path, max_bytes=MAX_CLEARABLE_BYTES)
+        clear_outputs(nb)
+        write_notebook(nb, path)
+        return path.name
 
     def create(self, name: str) -> str:
         """Create an empty notebook; return its name."""

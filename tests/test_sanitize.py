@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from neuralis.sanitize import code_span, contain_html, markdown_text
+from neuralis.sanitize import code_span, contain_html, label_text, markdown_text
 
 
 def test_forms_inputs_and_links_to_code_are_removed() -> None:
@@ -100,3 +100,10 @@ def test_code_spans_cannot_be_closed_from_inside() -> None:
     assert code_span("gate`way") == "``gate`way``"
     assert code_span("`x`") == "`` `x` ``"
     assert code_span("a\n\nb") == "`a b`"
+
+
+def test_plain_file_names_stay_as_they_are_in_labels() -> None:
+    assert label_text("my_report v2.ipynb") == "my_report v2.ipynb"
+    assert label_text("café.ipynb") == "café.ipynb"
+    assert label_text("[x](y).ipynb") == markdown_text("[x](y).ipynb")
+    assert label_text("www.evil.example.ipynb") != "www.evil.example.ipynb"

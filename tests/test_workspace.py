@@ -9,7 +9,7 @@ import pytest
 
 from neuralis import display
 from neuralis.document import Document
-from neuralis.errors import InvalidName, NotebookFormatError
+from neuralis.errors import InvalidName, NotebookFormatError, NotebookTooLarge
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells as ops
 from neuralis.notebook import new_notebook
@@ -32,6 +32,48 @@ def test_first_start_writes_a_valid_welcome_notebook(tmp_path: Path) -> None:
 def test_names_outside_the_rules_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(InvalidName):
         Workspace(tmp_path).path(bad)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "welcome\u200b.ipynb",  # zero-width space: looks like welcome.ipynb
+        "report\u202egnp.ipynb",  # right-to-left override: reads backwards
+        "a\u200fb.ipynb",  # right-to-left mark
+        "\ufeffbom.ipynb",  # byte order mark
+        "tab\tname.ipynb",
+    ],
+)
+def test_invisible_and_direction_characters_are_refused(name: str) -> None:
+    with pytest.raises(InvalidName, match=r"invisible or direction-changing|not a notebook name"):
+        check_name(name)
+
+
+def test_what_is_listed_opens_and_the_rest_is_named(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    ws.ensure()
+    good = nbformat.writes(new_notebook())
+    for name in ("a:b.ipynb", "x<y>.ipynb", "w\u200b.ipynb", "ok.ipynb", "日本語.ipynb"):
+        (tmp_path / name).write_text(good)
+    (tmp_path / "link.ipynb").symlink_to(tmp_path.parent / "elsewhere.ipynb")
+    listed = [e.name for e in ws.list()]
+    assert listed == ["ok.ipynb", "日本語.ipynb"]
+    for name in listed:
+        ws.read(name)  # every listed name opens
+    assert ws.unlisted() == ["a:b.ipynb", "link.ipynb", "w\u200b.ipynb", "x<y>.ipynb"]
+
+
+def test_outputs_of_a_file_too_large_to_open_can_be_cleared(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    nb = new_notebook()
+    nb.cells[0].source = "print('big')"
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="b" * 40 * 2**20)]
+    (tmp_path / "big.ipynb").write_text(nbformat.writes(nb))
+    with pytest.raises(NotebookTooLarge, match="is 40 MB"):
+        ws.read("big.ipynb")
+    assert ws.clear_outputs("big.ipynb") == "big.ipynb"
+    cleared = ws.read("big.ipynb")
+    assert cleared.cells[0].source == "print('big')" and cleared.cells[0].outputs == []
 
 
 @pytest.mark.parametrize("blank", ["", "   ", ".ipynb", "  .ipynb "])

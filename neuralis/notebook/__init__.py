@@ -1,7 +1,6 @@
 """Notebook files: reading, validating, atomic saving, cell operations. No kernels here."""
 
 from neuralis.notebook.io import (
-    MAX_NOTEBOOK_BYTES,
     Fingerprint,
     fingerprint,
     new_notebook,
@@ -9,6 +8,7 @@ from neuralis.notebook.io import (
     read_notebook,
     write_notebook,
 )
+from neuralis.notebook.limits import MAX_NOTEBOOK_BYTES
 
 __all__ = [
     "MAX_NOTEBOOK_BYTES",

@@ -11,6 +11,7 @@ from nbformat import NotebookNode
 
 from neuralis.document import Document
 from neuralis.errors import NeuralisError
+from neuralis.sanitize import label_text, markdown_text
 from neuralis.ui import state
 from neuralis.workspace import Workspace, export_python
 
@@ -29,9 +30,12 @@ def draw_files(ws: Workspace, doc: Document | None) -> None:
 def _listing(ws: Workspace, doc: Document | None) -> None:
     entries = ws.list()
     st.caption(f"{len(entries)} notebooks in `{ws.root}`")
+    if unlisted := ws.unlisted():  # listed would mean a button that cannot open them
+        names = markdown_text(", ".join(repr(n) for n in unlisted))
+        st.caption(f"Not shown, as their names cannot be opened here (rename them): {names}")
     for entry in entries:
         current = doc is not None and entry.name == doc.name
-        label = f"**{entry.name}**" if current else entry.name
+        label = f"**{label_text(entry.name)}**" if current else label_text(entry.name)
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
         if st.button(label, key=f"open-{entry.name}", help=f"Modified {when}", type="tertiary"):
             state.open_document(entry.name)
@@ -160,8 +164,11 @@ def draw_conflict(doc: Document) -> None:
     st.warning(f"{doc.conflict} Your changes are kept here and not written.")
     reload, overwrite, _ = st.columns([1, 1, 3])
     if reload.button("Reload from disk", key="conflict-reload"):
-        doc.reload()
-        st.rerun()
+        try:
+            doc.reload()
+            st.rerun()
+        except NeuralisError as exc:  # the file on disk is no notebook now: keep ours
+            st.error(f"Cannot reload: {markdown_text(str(exc))}")
     if overwrite.button("Overwrite the file", key="conflict-overwrite"):
         doc.save(force=True)
         st.rerun()

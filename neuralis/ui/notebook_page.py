@@ -53,7 +53,15 @@ def _show_notice() -> None:
     notice = state.pop_notice()
     if notice is not None:
         kind, text = notice
-        (st.error if kind == "error" else st.info)(markdown_text(text))  # may quote ?file=
+        (st.info if kind == "info" else st.error)(markdown_text(text))  # may quote ?file=
+        if kind == "too-large" and (name := st.session_state.get(state.TOO_LARGE)):
+            st.button(
+                "Clear its outputs and open it",
+                key="clear-too-large",
+                help="Deletes every output from the file; code and text stay.",
+                on_click=state.clear_outputs_and_open,
+                args=(name,),
+            )
 
 
 def _selected_index(doc: Document) -> int:

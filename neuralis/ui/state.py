@@ -9,13 +9,15 @@ import streamlit as st
 
 from neuralis.config import Settings
 from neuralis.document import Document
-from neuralis.errors import NeuralisError
+from neuralis.errors import NeuralisError, NotebookTooLarge
 from neuralis.execution import Broker
 from neuralis.sessions import ClientHandle, Sessions
 from neuralis.workspace import Workspace
 
 DOC = "neuralis_doc"
 NOTICE = "neuralis_notice"
+TOO_LARGE = "neuralis_too_large"
+"""The notebook the last notice said is too large to open (it offers to clear outputs)."""
 
 
 class _ProcessSessions:
@@ -109,12 +111,24 @@ def open_document(name: str) -> Document | None:
     except NeuralisError as exc:
         st.session_state.pop(DOC, None)
         st.query_params.pop("file", None)
-        notice("error", str(exc))
+        too_large = isinstance(exc, NotebookTooLarge)
+        notice("too-large" if too_large else "error", str(exc))
+        st.session_state[TOO_LARGE] = name if too_large else None
         return None
     st.session_state[DOC] = doc
     st.query_params["file"] = doc.name
     broker().attach(doc.key, doc.kernel, doc.path.parent)
     return doc
+
+
+def clear_outputs_and_open(name: str) -> None:
+    """Clear the outputs of a notebook too large to open, in its file, then open it."""
+    try:
+        workspace().clear_outputs(name)
+    except NeuralisError as exc:
+        notice("error", str(exc))
+        return
+    open_document(name)
 
 
 def close_document() -> None:

@@ -5,6 +5,7 @@ through ``neuralis`` itself; the notebook loader and the package parser are fuzz
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from neuralis.docker.spec import ImageSpec, parse_package
 from neuralis.errors import InvalidPackage, NotebookFormatError
 from neuralis.notebook import parse_notebook
 from tests.reliability.conftest import record
-from tests.ui.conftest import make_notebook
+from tests.ui.conftest import make_notebook, read
 
 V3 = (Path(__file__).parents[1] / "files" / "golden_v3.ipynb").read_bytes()
 UPLOADS: dict[str, tuple[bytes, str]] = {
@@ -41,6 +42,11 @@ def shown(at: AppTest) -> str:
     parts = [e.value for e in at.error] + [w.value for w in at.warning]
     parts += [m.value for m in at.markdown] + [c.value for c in at.code]
     return "\n".join(str(p) for p in parts)
+
+
+def plain(markdown: str) -> str:
+    """Return escaped Markdown as the text it shows."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
@@ -82,6 +88,8 @@ BAD_NAMES = {
     "absolute path": "/etc/passwd",
     "NUL": "bad\x00name",
     "300 characters": "n" * 300,
+    "zero-width space": "welcome\u200b.ipynb",
+    "right-to-left override": "report\u202egnp.ipynb",
 }
 
 
@@ -108,6 +116,78 @@ def test_bad_notebook_names_are_refused(
     assert set(notebook_dir.parent.iterdir()) == outside
     assert "Traceback" not in shown(at)
     record("input", f"notebook name: {kind}", "refused, nothing written")
+
+
+CRAFTED = {
+    "600-deep nesting": ("[" * 600 + "]" * 600, "nested more than 100 levels deep"),
+    "5000-digit integer": ("1" * 5000, "a number too long to read"),
+    "lone \\ud800 escape": ('"\\ud800"', "half of a UTF-16 character pair"),
+}
+
+
+def crafted(value: str) -> bytes:
+    """Return a valid notebook's JSON with ``value`` (raw JSON text) in its metadata."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["x"] = "@@X@@"
+    return nbformat.writes(nb).replace('"@@X@@"', value).encode()
+
+
+@pytest.mark.parametrize("kind", list(CRAFTED))
+def test_crafted_notebooks_give_a_clear_message(
+    kind: str, app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    value, says = CRAFTED[kind]
+    make_notebook(notebook_dir, "keep.ipynb", ["1"])
+    (notebook_dir / "crafted.ipynb").write_bytes(crafted(value))
+    before = files_in(notebook_dir)
+    at = app(file="crafted.ipynb")  # by URL
+    assert not at.exception
+    assert any(says in plain(e.value) for e in at.error), [e.value for e in at.error]
+    at.button(key="open-crafted.ipynb").click().run()  # and from the list
+    assert not at.exception
+    assert any(says in plain(e.value) for e in at.error)
+    assert files_in(notebook_dir) == before
+    assert "Traceback" not in shown(at)
+    record("input", f"crafted notebook: {kind}", "refused with the reason, nothing written")
+
+
+def test_reload_from_disk_after_the_file_was_truncated(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    (cid,) = make_notebook(notebook_dir, "cut.ipynb", ["x = 1"])
+    at = app(file="cut.ipynb")
+    path = notebook_dir / "cut.ipynb"
+    path.write_bytes(path.read_bytes()[:40])  # another program left half a file
+    at.session_state[f"ace-{cid}-0"] = "x = 'mine'"
+    at.run()
+    assert any("changed on disk" in w.value for w in at.warning)
+    at.button(key="conflict-reload").click().run()
+    assert not at.exception
+    assert any("Cannot reload" in e.value and "not JSON" in plain(e.value) for e in at.error)
+    assert at.session_state["neuralis_doc"].nb.cells[0].source == "x = 'mine'"  # kept
+    at.button(key="conflict-overwrite").click().run()  # the way out: write ours
+    assert "x = 'mine'" in read(notebook_dir, "cut.ipynb").cells[0].source
+    record("input", "Reload from disk after the file was truncated", "refused, edits kept")
+
+
+def test_a_notebook_too_large_to_open_says_its_size_and_can_be_cleared(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    make_notebook(notebook_dir, "keep.ipynb", ["1"])
+    nb = nbformat.v4.new_notebook()
+    out = nbformat.v4.new_output("stream", name="stdout", text="r" * (40 * 2**20))
+    nb.cells = [nbformat.v4.new_code_cell("print('result')", outputs=[out])]
+    (notebook_dir / "big.ipynb").write_text(nbformat.writes(nb))
+    at = app(file="big.ipynb")
+    assert not at.exception
+    errors = [plain(e.value) for e in at.error]
+    assert any("big.ipynb is 40 MB; notebooks over 32 MB" in e for e in errors), errors
+    at.button(key="clear-too-large").click().run()
+    assert not at.exception
+    assert at.subheader[0].value == "big"  # opened
+    saved = read(notebook_dir, "big.ipynb").cells[0]
+    assert saved.source == "print('result')" and saved.outputs == []
+    record("input", "notebook over 32 MB", "its real size said; outputs cleared on request")
 
 
 CLI_BAD = {
