@@ -1,27 +1,20 @@
-"""Neuralis: ``streamlit run app.py``."""
+"""Neuralis: ``streamlit run app.py``.
+
+Imported by ``streamlit run`` (it finds ``app``), this module is the ASGI app: Streamlit
+behind the guard that checks host names, origins and the gate on every request. Run as
+Streamlit's script, it draws the frame and the page the address names.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-from neuralis.ui import auth, sidebar
+from neuralis.ui.guard import Guard
 
-st.set_page_config(page_title="Neuralis", page_icon=":material/edit_note:", layout="wide")
-auth.gate()  # no gate on loopback; secrets.toml turns on OIDC or a shared password
+if __name__ == "__main__":  # a script run (Streamlit's runner, AppTest)
+    from neuralis.ui import frame
 
-page = st.navigation(
-    [
-        st.Page(
-            "pages/notebook.py",
-            title="Notebook",
-            icon=":material/edit_note:",
-            url_path="notebook",
-            default=True,
-        ),
-        st.Page(
-            "pages/kernels.py", title="Kernels", icon=":material/deployed_code:", url_path="kernels"
-        ),
-    ]
-)
-sidebar.render()
-page.run()
+    frame.run()
+else:  # imported as the server's ASGI app
+    app = st.App(__file__, middleware=[Middleware(Guard)])
