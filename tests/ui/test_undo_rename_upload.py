@@ -75,7 +75,7 @@ def test_rename_keeps_the_kernel_and_its_variables(
     at.button(key="FormSubmitter:rename-notebook-Rename").click().run()
     assert not at.exception
     assert not (notebook_dir / "old.ipynb").exists() and (notebook_dir / "new.ipynb").exists()
-    assert at.query_params["file"] == ["new.ipynb"] or at.query_params["file"] == "new.ipynb"
+    assert at.query_params["file"] == "new.ipynb"
     at.button(key=f"run-{second}").click().run()
     wait_done(at)
     assert "42" in "\n".join(texts(at))
@@ -115,3 +115,22 @@ def test_upload_of_an_existing_name_asks_first(
     assert read(notebook_dir, "same.ipynb").cells[0].source == "print('uploaded')"
     assert at.subheader[0].value == "same"
     assert sorted(p.name for p in notebook_dir.glob("same*")) == ["same-2.ipynb", "same.ipynb"]
+
+
+def test_broker_rename_mid_run_keeps_kernel_run_and_records(tmp_path: Path) -> None:
+    """The broker side of a rename, on a real kernel: a run in progress finishes under it."""
+    from neuralis.execution import Broker
+
+    broker = Broker()
+    try:
+        broker.attach("old", "local", tmp_path)
+        broker.run("old", "a", "x = 41")
+        broker.wait("old", "a", 60)
+        broker.run("old", "b", "import time; time.sleep(1); print(x + 1)")
+        broker.rename("old", "new")
+        assert broker.notebooks() == ["new"] and broker.record("old", "b") is None
+        rec = broker.wait("new", "b", 60)
+        assert (rec.status, rec.notebook, rec.outputs.outputs[0].text) == ("done", "new", "42\n")
+        assert broker.records("new")["a"].execution_count == 1
+    finally:
+        broker.shutdown_all(wait=True)
