@@ -203,9 +203,10 @@ class GatewayKernel(OwnedKernel):
         out of memory) instead of the gateway's bare "connection lost".
         """
         started = time.time()
+        channels = self._channels()
         try:
             return run_execute(
-                self._channels(),
+                channels,
                 code,
                 on_message,
                 stdin=stdin,
@@ -213,6 +214,8 @@ class GatewayKernel(OwnedKernel):
                 stop_on_error=stop_on_error,
             )
         except KernelDied as exc:
+            if channels.closed:  # restarted or shut down under the run: nothing died
+                raise
             self._died = True
             explained = self._provider.explain(exc, started)
             if explained is None:
@@ -457,9 +460,15 @@ class _Channels:
         """Ask the gateway (through REST) whether the kernel is alive."""
         return bool(self.alive_check())
 
+    @property
+    def closed(self) -> bool:
+        """Tell whether :meth:`close` was called."""
+        return self._closing
+
     def close(self) -> None:
-        """Stop the reader and close the socket."""
+        """Stop the reader and close the socket; a run still reading gets KernelDied."""
         self._closing = True
+        self._inbox.put(KernelDied("The kernel was restarted or shut down while this cell ran."))
         with self._connected:
             ws = self._ws
             self._connected.notify_all()

@@ -142,6 +142,26 @@ def test_restart_of_a_cell_that_ignores_ctrl_c_starts_clean(
     record("fault", "restart of a cell ignoring Ctrl-C", "killed, restarted clean, 3 restarts ok")
 
 
+@pytest.mark.gateway
+def test_gateway_restart_of_a_cell_that_ignores_ctrl_c(gateway: Gateway) -> None:
+    """The run reading the old WebSocket ends with the restart instead of waiting forever."""
+    broker = Broker(Settings(gateway_url=gateway.url, gateway_token=gateway.token))
+    try:
+        broker.attach("deaf", f"gateway:{gateway.url}")
+        broker.run("deaf", "c1", IGNORES_CTRL_C)
+        deadline = time.monotonic() + 60
+        while _lines(broker.record("deaf", "c1")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        broker.interrupt("deaf")
+        broker.restart("deaf")
+        rec = broker.wait("deaf", "c1", 30)
+        assert rec.status == "error" and "restarted" in (rec.message or "")
+        after = broker.wait("deaf", broker.run("deaf", "c2", "print('fresh')").cell_id, 60)
+        assert after.status == "done" and after.outputs.outputs[0].text == "fresh\n"
+    finally:
+        broker.shutdown_all(wait=True)
+
+
 def test_neuralis_run_timeout_ends_an_endless_loop_with_exit_3(tmp_path: Path) -> None:
     src = tmp_path / "loop.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("while True:\n    pass")]), src)
