@@ -11,9 +11,10 @@ through Markdown (metadata, file names, error messages) is escaped or put in a c
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -59,24 +60,36 @@ BOX_CLASS = "neuralis-html"
 BOX_STYLE = "contain: paint; overflow: auto; max-width: 100%"
 
 
-CACHED_CHARS = 200_000
-"""Outputs up to this size are cleaned once and remembered (every rerun draws them again)."""
+CACHE_CHARS = 32 * 1024 * 1024
+"""Cleaned outputs are remembered up to this many characters (every rerun draws them again)."""
+_cache: OrderedDict[str, str] = OrderedDict()
+_cache_chars = 0
+_cache_lock = threading.Lock()
 
 
 def contain_html(markup: str) -> str:
     """Return an HTML output cleaned and boxed, safe to put in the app's page."""
-    return _contain_cached(markup) if len(markup) <= CACHED_CHARS else _contain(markup)
-
-
-@functools.lru_cache(maxsize=256)
-def _contain_cached(markup: str) -> str:
-    return _contain(markup)
+    global _cache_chars
+    key = hashlib.sha256(markup.encode("utf-8", "surrogatepass")).hexdigest()
+    with _cache_lock:
+        if (hit := _cache.get(key)) is not None:
+            _cache.move_to_end(key)
+            return hit
+    clean = _contain(markup)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = clean
+            _cache_chars += len(clean)
+        while _cache_chars > CACHE_CHARS and len(_cache) > 1:
+            _cache_chars -= len(_cache.popitem(last=False)[1])
+    return clean
 
 
 def _contain(markup: str) -> str:
     import nh3
 
-    scope = f"{BOX_CLASS}-{hashlib.sha1(markup.encode('utf-8', 'replace')).hexdigest()[:10]}"
+    digest = hashlib.sha1(markup.encode("utf-8", "surrogatepass")).hexdigest()
+    scope = f"{BOX_CLASS}-{digest[:10]}"
     css = "\n".join(_scoped_css(block, scope) for block in _STYLE_BLOCK.findall(markup))
     attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
     attributes["*"] = _GENERIC_ATTRIBUTES
