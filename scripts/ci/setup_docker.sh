@@ -7,7 +7,7 @@
 # these machines"). Usage: scripts/ci/setup_docker.sh [PYTHON ...]   (default: 3.9 3.11 3.13)
 set -euo pipefail
 
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+MIRROR="${DEBIAN_MIRROR:-}"  # empty: the Debian archive apt is configured with (see apt_mirror)
 WORK="${NEURALIS_ROOTFS_DIR:-/var/tmp/neuralis-rootfs}"
 LOG_DIR="${NEURALIS_SETUP_LOG_DIR:-/var/tmp/neuralis-setup}"
 PYTHONS=("$@")
@@ -49,6 +49,40 @@ start_engine() {
     return 3
 }
 
+# Print the Debian archive this machine's apt uses: the first URI of a plain suite (not
+# -security or -updates) in /etc/apt/sources.list.d/*.sources (deb822) or sources.list lines,
+# so a team's mirror or proxy is used unchanged.
+apt_mirror() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        uri="$(awk '
+            BEGIN { RS = ""; FS = "\n" }
+            /(^|\n)Enabled: *no/ { next }
+            {
+                uri = ""; plain = 0
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^URIs:/) { split(substr($i, 6), u, " "); uri = u[1] }
+                    if ($i ~ /^Suites:/) {
+                        n = split(substr($i, 8), s, " ")
+                        for (j = 1; j <= n; j++) if (s[j] !~ /-/) plain = 1
+                    }
+                }
+                if (uri != "" && plain && uri !~ /security/) { print uri; exit }
+            }' "$f")"
+        [ -n "$uri" ] && { echo "$uri"; return 0; }
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri="$(awk '$1 == "deb" {
+                line = $0; sub(/\[[^]]*\] */, "", line); split(line, w, " ")
+                if (w[3] !~ /-/ && w[2] !~ /security/) { print w[2]; exit }
+            }' "$f")"
+        [ -n "$uri" ] && { echo "$uri"; return 0; }
+    done
+    return 1
+}
+
 # Build one rootfs with debootstrap, trust the host's extra CAs inside it, import it as an image.
 build_base() {
     local py="$1" suite dir tag="local/debian-python:$1"
@@ -71,6 +105,12 @@ build_base() {
 }
 
 main() {
+    if [ -z "$MIRROR" ]; then
+        MIRROR="$(apt_mirror)" || {
+            log "no Debian archive found in /etc/apt/sources.list(.d): set DEBIAN_MIRROR"
+            return 2
+        }
+    fi
     install_packages
     start_engine
     mkdir -p "$WORK" "$LOG_DIR"
