@@ -432,6 +432,7 @@ class Broker:
         self._changed.notify_all()
 
     def _stop_kernel(self, nb: _Notebook, *, wait: bool = False) -> None:
+        _release_input(nb)  # a cell waiting on input() lets go of the kernel being stopped
         kernel, nb.kernel = nb.kernel, None
         nb.status = "none"
         nb.error = None
@@ -507,7 +508,7 @@ class Broker:
                     continue
                 self._execute(nb, rec, kernel)
             except NeuralisError as exc:
-                self._fail(nb, rec.cell_id, exc)
+                self._fail(nb, rec.cell_id, exc, kernel)
             except Exception as exc:  # a bug must not wedge the notebook with a cell "running"
                 log.exception("run of cell %s failed", rec.cell_id)
                 self._fail(nb, rec.cell_id, KernelError(f"Internal error: {exc!r}"))
@@ -637,7 +638,9 @@ class Broker:
             self._changed.notify_all()
             return answer or ""
 
-    def _fail(self, nb: _Notebook, cell_id: str, exc: NeuralisError) -> None:
+    def _fail(
+        self, nb: _Notebook, cell_id: str, exc: NeuralisError, kernel: Kernel | None = None
+    ) -> None:
         with self._lock:
             rec = nb.records[cell_id]
             nb.records[cell_id] = replace(
@@ -648,7 +651,8 @@ class Broker:
                 ended_at=time.time(),
                 input_prompt=None,
             )
-            if not nb.ready.is_set():  # cut short by a restart, which owns the status now
+            # Cut short by a restart, or by a switch of kernel: they own the status now.
+            if not nb.ready.is_set() or (kernel is not None and kernel is not nb.kernel):
                 self._changed.notify_all()
                 return
             if isinstance(exc, KernelDied):

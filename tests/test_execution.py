@@ -220,3 +220,17 @@ def test_a_bug_in_a_kernel_does_not_wedge_the_notebook(tmp_path: Path) -> None:
     assert b.wait("nb", "b", 10).status == "interrupted"
     assert not b.busy("nb")
     b.shutdown_all(wait=True)
+
+
+def test_switching_kernel_while_input_waits_ends_the_old_one(
+    broker: Broker, tmp_path: Path
+) -> None:
+    broker.run("nb", "i", "input('never answered: ')")
+    wait_for_input(broker, "i")
+    (tmp_path / "elsewhere").mkdir()
+    broker.attach("nb", "local", tmp_path / "elsewhere")  # another kernel: the old one stops
+    rec = broker.wait("nb", "i", 30)
+    assert rec.finished and rec.input_prompt is None
+    broker.run("nb", "j", "print('new kernel')")
+    j = broker.wait("nb", "j", 60)
+    assert j.status == "done", j.message

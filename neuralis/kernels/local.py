@@ -209,7 +209,7 @@ class LocalKernel(OwnedKernel):
         if not self._km.has_kernel or self._kc is None:
             self.start(timeout)
             return
-        busy = self._take_sockets("The kernel was restarted while this cell ran.")
+        busy, held = self._take_sockets("The kernel was restarted while this cell ran.")
         try:
             self._stop_process(now=busy, restart=True)
             self.launch()
@@ -221,18 +221,24 @@ class LocalKernel(OwnedKernel):
             self.shutdown()
             raise KernelStartError(f"Could not restart the kernel: {exc}") from exc
         finally:
-            self._io.release()
+            if held:
+                self._io.release()
 
-    def _take_sockets(self, why: str) -> bool:
-        """Make a run in progress give up the sockets, then hold them; return if one ran."""
+    def _take_sockets(self, why: str) -> tuple[bool, bool]:
+        """Make a run in progress give up the sockets, then hold them.
+
+        Return whether a run was in progress, and whether the sockets are now held (a run
+        stuck outside the sockets, e.g. on an unanswered ``input()``, never touches them
+        again: its next read or send raises).
+        """
         if self._io.acquire(blocking=False):
-            return False
+            return False, True
         if self._transport is not None:
             self._transport.cancel(why)  # its next read (within a second) raises KernelDied
-        if not self._io.acquire(timeout=LIVENESS_INTERVAL * 10):
-            self._stop_process(now=True, restart=True)  # a run that never reads: end it
-            self._io.acquire()
-        return True
+        if self._io.acquire(timeout=LIVENESS_INTERVAL * 10):
+            return True, True
+        self._stop_process(now=True, restart=True)  # a run that does not read: end the kernel
+        return True, self._io.acquire(timeout=LIVENESS_INTERVAL * 5)
 
     def _stop_process(self, *, now: bool, restart: bool = False) -> None:
         """End the kernel and everything it started (its process group and descendants)."""
@@ -247,7 +253,7 @@ class LocalKernel(OwnedKernel):
 
     def shutdown(self) -> None:
         """Stop channels and the whole process tree; safe to call twice."""
-        self._take_sockets("The kernel was shut down.")
+        _, held = self._take_sockets("The kernel was shut down.")
         try:
             if self._kc is not None:
                 self._kc.stop_channels()
@@ -258,7 +264,8 @@ class LocalKernel(OwnedKernel):
                 self._log.close()
                 self._log = None
         finally:
-            self._io.release()
+            if held:
+                self._io.release()
 
     def log_tail(self, limit: int = 2000) -> str:
         """Return the end of what the kernel process wrote to stderr."""
