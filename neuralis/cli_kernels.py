@@ -10,6 +10,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from neuralis.config import Settings
 from neuralis.errors import InvalidInput, NeuralisError
@@ -72,6 +73,9 @@ def add_kernels_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     logs.add_argument("name")
     logs.add_argument("--tail", type=int, default=100, metavar="N")
     logs.add_argument("--follow", "-f", action="store_true")
+    logs.add_argument(
+        "--notebook", type=Path, metavar="PATH", help="the log of this notebook's own container"
+    )
     logs.set_defaults(handler=cmd_logs)
     script = sub.add_parser("script", help="print a bash script that builds and runs the image")
     add_spec_arguments(script)
@@ -198,12 +202,17 @@ def cmd_rm(args: argparse.Namespace) -> int:
 @_guarded
 def cmd_logs(args: argparse.Namespace) -> int:
     """Print (or follow) a kernel container's log."""
-    from neuralis.docker.containers import logs
+    from neuralis.docker.containers import logs, notebook_key
 
     if args.tail < 0:
         raise InvalidInput("--tail must be 0 or more lines.")
+    name, key = _name(args.name), None
+    if args.notebook is not None:
+        key = notebook_key(name, args.notebook)
+        if key is None:
+            raise InvalidInput(f"No container of kernel {name!r} runs {args.notebook}.")
     try:
-        for line in logs(_name(args.name), tail=args.tail, follow=args.follow):
+        for line in logs(name, tail=args.tail, follow=args.follow, notebook=key):
             print(line, flush=args.follow)
     except KeyboardInterrupt:
         pass  # Ctrl+C is how one stops following

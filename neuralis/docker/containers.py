@@ -128,6 +128,16 @@ def find(name: str, notebook: str | None = None) -> Container | None:
             return None
 
 
+def notebook_key(name: str, path: Path) -> str | None:
+    """Return the notebook key of kernel ``name``'s container for the notebook at ``path``."""
+    wanted = path.resolve()
+    for container in containers_of(name):
+        key = (container.labels or {}).get(NOTEBOOK_LABEL)
+        if key and Path(key.split("#")[0]).resolve() == wanted:
+            return str(key)
+    return None
+
+
 def containers_of(name: str) -> list[Container]:
     """Return every kernel container of image ``name`` (shared and per notebook)."""
     with translated(f"list the containers of {name!r}"):

@@ -20,6 +20,7 @@ from neuralis.execution import Broker
 from neuralis.kernels.gateway import GatewayKernel
 from neuralis.messages import Msg
 from tests.docker.conftest import PREFIX, Built
+from tests.docker.test_cli import cli
 
 pytestmark = pytest.mark.docker
 
@@ -248,5 +249,8 @@ def test_a_notebook_outside_the_notebook_folder_mounts_its_own(
         assert (outside / "here.txt").read_text() == "x"  # in its own folder, on this machine
         c = containers.find(kernel_name, key)
         assert c is not None and [m["Source"] for m in c.attrs["Mounts"]] == [str(outside)]
+        shown = cli("logs", kernel_name, "--notebook", key, "--tail", "50")
+        assert shown.returncode == 0 and "Jupyter Kernel Gateway" in shown.stdout
+        assert cli("logs", kernel_name, "--notebook", str(outside / "none.ipynb")).returncode == 2
     finally:
         broker.shutdown_all(wait=True)
