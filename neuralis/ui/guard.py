@@ -46,34 +46,46 @@ LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN = ("/_stcore/health", "/_stcore/script-health-check", "/favicon.png")
 MEMBERS_ONLY = ("/_stcore/upload_file", "/media/", "/_stcore/metrics")
 OIDC_COOKIE = "_streamlit_user"
+CACHED = 1.0  # seconds the guard keeps what it read of secrets.toml
 
 
-def _secret(section: str) -> Any:
+_read: dict[str, tuple[float, Any]] = {}  # section -> (when read, value)
+
+
+def _secret(section: str, max_age: float = 0.0) -> Any:
+    # The guard keeps what it read for a second (max_age): without a secrets.toml Streamlit
+    # looks for one on every access, and the guard asks on every request. Script runs read
+    # afresh (AppTest sets secrets per test).
+    when, value = _read.get(section, (-1.0, None))
+    if time.monotonic() - when < max_age:
+        return value
     try:
-        return st.secrets.get(section)
+        value = st.secrets.get(section)
     except Exception:  # no secrets.toml, or one that does not parse: nothing from it
-        return None
+        value = None
+    _read[section] = (time.monotonic(), value)
+    return value
 
 
-def password() -> str | None:
+def password(max_age: float = 0.0) -> str | None:
     """Return the shared password of ``[neuralis]``, if one is set."""
-    section = _secret("neuralis")
+    section = _secret("neuralis", max_age)
     value = section.get("password") if hasattr(section, "get") else None
     return str(value) if value else None
 
 
-def oidc() -> bool:
+def oidc(max_age: float = 0.0) -> bool:
     """Return whether ``[auth]`` turns the OIDC gate on."""
-    return bool(_secret("auth"))
+    return bool(_secret("auth", max_age))
 
 
-def public_hosts() -> set[str]:
+def public_hosts(max_age: float = 0.0) -> set[str]:
     """Return the host names the app is served under besides loopback."""
     names = set(filter(None, os.environ.get("NEURALIS_PUBLIC_HOSTS", "").split(",")))
-    section = _secret("neuralis")
+    section = _secret("neuralis", max_age)
     listed = section.get("public_hosts") if hasattr(section, "get") else None
     names.update([listed] if isinstance(listed, str) else list(listed or []))
-    auth = _secret("auth")
+    auth = _secret("auth", max_age)
     redirect = auth.get("redirect_uri") if hasattr(auth, "get") else None
     if redirect:
         names.add(urlsplit(str(redirect)).hostname or "")
@@ -101,7 +113,7 @@ def _key(secret: str) -> bytes:
 
 def make_cookie(secret: str, now: float | None = None) -> str:
     """Return a signed cookie value that admits its holder for COOKIE_AGE seconds."""
-    body = f"{int((now or time.time()) + COOKIE_AGE)}.{secrets.token_hex(8)}"
+    body = f"{int((time.time() if now is None else now) + COOKIE_AGE)}.{secrets.token_hex(8)}"
     mac = hmac.new(_key(secret), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
 
@@ -219,7 +231,7 @@ class Guard:
     ) -> tuple[int, str, list[tuple[str, str]]] | None:
         host = headers.get("host", "")
         name = _hostname(host)
-        public = public_hosts()
+        public = public_hosts(CACHED)
         if name is None or (name not in LOOPBACK and name not in public):
             log.warning("refused a request for host %r: not a name the app is served under "
                         "(NEURALIS_PUBLIC_HOSTS adds one)", host[:100])  # fmt: skip
@@ -230,7 +242,7 @@ class Guard:
         if path.startswith(OPEN) or path == LOGIN:
             return None
         cookies = _cookies(headers)
-        secret = password()
+        secret = password(CACHED)
         if secret is not None:
             if valid_cookie(cookies.get(COOKIE), secret):
                 return None
@@ -240,7 +252,7 @@ class Guard:
                 )
                 return 303, "", [("location", f"{LOGIN}?next={quote(target, safe='')}")]
             return 403, "Enter the team password first.", []
-        if oidc() and path.startswith(MEMBERS_ONLY) and not _member(cookies):
+        if oidc(CACHED) and path.startswith(MEMBERS_ONLY) and not _member(cookies):
             return 403, "Log in first.", []
         return None
 

@@ -375,3 +375,41 @@ def test_oidc_login_and_logout_in_the_browser(oidc_app: Oidc, page: Any) -> None
            "authorized, the notebooks; Log out ends the session, the gate is back")  # fmt: skip
     record("security", "OIDC tokens, client secret, cookie secret", "absent from the page and "
            "the app's log; the auth cookies are HttpOnly")  # fmt: skip
+
+
+# --- the guard's pieces (neuralis/ui/guard.py), without a server ----------------------------
+
+
+def test_gate_cookie_is_signed_for_its_password_and_expires() -> None:
+    from neuralis.ui import guard
+
+    cookie = guard.make_cookie(PASSWORD)
+    assert guard.valid_cookie(cookie, PASSWORD)
+    assert not guard.valid_cookie(cookie, PASSWORD + "!")  # a new password ends every cookie
+    expires, nonce, mac = cookie.split(".")
+    assert not guard.valid_cookie(f"{int(expires) + 10**6}.{nonce}.{mac}", PASSWORD)  # tampered
+    assert not guard.valid_cookie(guard.make_cookie(PASSWORD, now=0), PASSWORD)  # expired
+    assert not any(guard.valid_cookie(v, PASSWORD) for v in ("", "x", "1.2", "a.b.c.d", None))
+    assert PASSWORD not in cookie
+
+
+def test_login_goes_back_only_to_an_address_of_the_app() -> None:
+    from neuralis.ui.guard import _safe_next
+
+    assert _safe_next("/notebook?file=a.ipynb") == "/notebook?file=a.ipynb"
+    for bad in ("//evil.example/", "/\\evil.example", "https://evil.example", "notebook", ""):
+        assert _safe_next(bad) == "/"
+
+
+def test_throttle_waits_longer_after_each_failure_and_forgets_on_success() -> None:
+    from neuralis.ui.guard import Throttle
+
+    throttle = Throttle(free=2)
+    assert throttle.wait("a") == 0
+    throttle.failed("a")
+    throttle.failed("a")
+    first = throttle.wait("a")
+    throttle.failed("a")
+    assert 0 < first < throttle.wait("a") and throttle.wait("b") == 0
+    throttle.passed("a")
+    assert throttle.wait("a") == 0
