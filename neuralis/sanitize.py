@@ -147,8 +147,8 @@ def _scoped_selector(prelude: list[Any], scope: str) -> str:
         else:
             groups[-1].append(tinycss2.serialize([token]))
     selectors = ["".join(g).strip() for g in groups]
-    if not all(selectors):
-        return ""
+    if not all(selectors) or any(sel[0] in "~+" for sel in selectors):
+        return ""  # "~ p" after the box's class would reach the app's elements beside it
     return ", ".join(f".{scope} {s}" for s in selectors)
 
 

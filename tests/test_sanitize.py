@@ -60,6 +60,14 @@ def test_style_blocks_are_scoped_to_the_output() -> None:
     assert "@import" not in out and "evil" not in out and "font-face" not in out
 
 
+def test_rules_cannot_reach_the_boxes_siblings() -> None:
+    out = contain_html(
+        "<style>~ div, p { color: red } + * { display: none } > p { color: blue }</style><p>x</p>"
+    )
+    css = out[out.index("<style>") + 7 : out.index("</style>")]
+    assert "red" not in css and "display" not in css and "> p { color: blue; }" in css
+
+
 def test_a_string_cannot_end_the_style_block() -> None:
     out = contain_html('<style>a { color: "</style><form action=x><input>" }</style><p>t</p>')
     assert "<form" not in out and "<input" not in out
