@@ -21,7 +21,7 @@ from typing import Literal
 
 from neuralis.config import Settings
 from neuralis.errors import GatewayNotConfirmed, KernelDied, KernelError, NeuralisError
-from neuralis.kernels import Kernel, KernelInfo, connect, is_configured_gateway
+from neuralis.kernels import Kernel, connect, is_configured_gateway
 from neuralis.messages import Msg
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
 
@@ -86,7 +86,6 @@ class _Notebook:
         self.worker: threading.Thread | None = None
         self.answer: str | None = None
         self.answered = threading.Event()
-        self.last_activity = time.monotonic()
         self.timeout: float | None = None
         self.stop_on_error = True
         self.allow_stdin = True
@@ -177,13 +176,6 @@ class Broker:
         with self._lock:
             nb = self._notebooks.get(notebook)
             return nb.error if nb else None
-
-    def kernel_info(self, notebook: str) -> KernelInfo | None:
-        """Return the running kernel's info, if one runs."""
-        with self._lock:
-            nb = self._notebooks.get(notebook)
-            kernel = nb.kernel if nb and nb.status in ("idle", "busy") else None
-        return kernel.info() if kernel else None
 
     def spec(self, notebook: str) -> str | None:
         """Return the kernel spec attached to a notebook."""
@@ -279,11 +271,6 @@ class Broker:
                 if remaining is not None and remaining <= 0:
                     return rec
                 self._changed.wait(remaining if remaining is not None else 1.0)
-
-    def wait_changed(self, timeout: float) -> None:
-        """Block until any record changes, or ``timeout``."""
-        with self._lock:
-            self._changed.wait(timeout)
 
     def answer_input(self, notebook: str, text: str) -> None:
         """Answer the ``input()`` the notebook's running cell waits on."""
@@ -397,22 +384,6 @@ class Broker:
         for key in self.notebooks():
             self.shutdown(key, wait=wait)
 
-    def cull_idle(self, max_idle: float) -> list[str]:
-        """Shut down kernels idle for more than ``max_idle`` seconds; return their notebooks."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [
-                nb.key
-                for nb in self._notebooks.values()
-                if nb.kernel is not None
-                and not nb.running
-                and not nb.queue
-                and now - nb.last_activity > max_idle
-            ]
-        for key in idle:
-            self.shutdown(key)
-        return idle
-
     # --- internals ---------------------------------------------------------------------
 
     def _require(self, notebook: str) -> _Notebook:
@@ -515,7 +486,6 @@ class Broker:
             finally:
                 with self._lock:
                     nb.running = None
-                    nb.last_activity = time.monotonic()
                     if nb.status == "busy":
                         nb.status = "idle"
                     self._changed.notify_all()

@@ -19,6 +19,7 @@ from neuralis.docker import containers, isolation
 from neuralis.execution import Broker
 from neuralis.kernels.gateway import GatewayKernel
 from neuralis.messages import Msg
+from tests.broker_helpers import cull_idle
 from tests.docker.conftest import PREFIX, Built
 from tests.docker.test_cli import cli
 
@@ -221,7 +222,7 @@ def test_notebooks_get_their_own_containers_and_cannot_read_each_other(
         assert grep.exit_code in (1, 2) and not grep.output  # B's token is in none of A's files
         assert "b-secret-41" in _printed(broker, b, "print(SECRET)")  # B itself still has it
         # Culled with its kernel (NEURALIS_KERNEL_IDLE_TIMEOUT): each container goes with it.
-        assert sorted(broker.cull_idle(0)) == sorted([a, b])
+        assert sorted(cull_idle(broker, 0)) == sorted([a, b])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (
             containers.find(kernel_name, a) or containers.find(kernel_name, b)
