@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neuralis.config import Settings
+from neuralis.display import duration
 from neuralis.errors import InvalidInput, NeuralisError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFRA = 0, 2, 3
@@ -128,19 +129,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         if e.notebooks:
             status += f" ({len(e.notebooks)} notebook{'s' if len(e.notebooks) > 1 else ''})"
         port = str(e.port) if e.port else "-"
-        rows.append((e.name, e.python, status, port, _duration(e.uptime), packages))
+        uptime = "-" if e.uptime is None else duration(e.uptime)
+        rows.append((e.name, e.python, status, port, uptime, packages))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5])
     return EXIT_OK
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 @_guarded

@@ -143,3 +143,10 @@ def traceback_text(output: dict[str, Any]) -> str:
     """Return an error output's traceback as one text (with its ANSI codes)."""
     lines = output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]
     return "\n".join(str(line) for line in lines)
+
+
+def duration(seconds: float) -> str:
+    """Say how long, to the second below an hour and to the minute above: ``3m 05s``, ``1h 02m``."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from neuralis.config import Settings
+from neuralis.display import duration
 from neuralis.environment.jobs import Builds, BuildState
 from neuralis.errors import NeuralisError
 from neuralis.ui.kernel_bar import docker_specs
@@ -186,16 +187,10 @@ def _row(entry: Any) -> dict[str, Any]:
         "python": entry.python,
         "packages": ", ".join(entry.packages),
         "port": str(entry.port or ""),
-        "uptime": _duration(entry.uptime) if running and entry.uptime else "",
+        "uptime": duration(entry.uptime) if running and entry.uptime else "",
         "CPU": cpu,
         "memory": memory,
     }
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
 def _actions(settings: Settings, names: list[str]) -> None:
