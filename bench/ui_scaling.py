@@ -60,8 +60,17 @@ def page_to(page: Any, cell_id: str) -> None:
     """Press the pager's Next until the cell is drawn."""
     run = page.locator(f".st-key-run-{cell_id} button")
     while not run.count():
+        first = page.locator('[class*="st-key-box-"]').first.get_attribute("class")
         page.locator(".st-key-pager-next-top button").click()
-        page.wait_for_timeout(500)
+        # Under load a page takes more than a moment: wait for the next page's first cell.
+        page.wait_for_function(_FIRST_BOX_CHANGED, arg=first, timeout=120_000)
+        page.wait_for_timeout(300)
+
+
+_FIRST_BOX_CHANGED = """(before) => {
+  const box = document.querySelector('[class*="st-key-box-"]');
+  return box !== null && box.className !== before;
+}"""
 
 
 # The page itself times the click: a capture listener notes the click and a MutationObserver

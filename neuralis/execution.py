@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 RunStatus = Literal["queued", "running", "done", "error", "interrupted"]
 KernelStatus = Literal["none", "starting", "idle", "busy", "dead"]
 KernelFactory = Callable[[str, Path | None], Kernel]
+FinishedHook = Callable[[str, list["RunRecord"]], None]
+"""Called with a notebook key and the records a finished run changed (its own first)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class _Notebook:
         self.ready.set()
         self.confirmed: set[str] = set()
         """Gateway URLs (other than the configured one) the user agreed to connect to."""
+        self.spread: set[str] = set()
+        """Cells whose record a display update of the running cell rewrote."""
 
 
 class Broker:
@@ -108,11 +112,18 @@ class Broker:
         kernel_factory: KernelFactory | None = None,
         start_timeout: float = 120.0,
         confirm_gateways: bool = True,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         """``confirm_gateways``: a gateway other than ``NEURALIS_GATEWAY_URL`` waits for
         :meth:`confirm_gateway` before it is connected to (the CLI warns instead)."""
         self._settings = settings or Settings.from_env()
         self._confirm_gateways = confirm_gateways
+        self.on_finished = on_finished
+        """Told of every finished run from the worker thread, before the notebook is idle.
+
+        The app stores finished runs into the notebook file this way, whether or not a
+        browser tab shows it (neuralis/document.py).
+        """
         self._factory = kernel_factory
         self._start_timeout = start_timeout
         self._lock = threading.RLock()
@@ -484,11 +495,26 @@ class Broker:
                 log.exception("run of cell %s failed", rec.cell_id)
                 self._fail(nb, rec.cell_id, KernelError(f"Internal error: {exc!r}"))
             finally:
+                self._finished(nb, rec.cell_id)
                 with self._lock:
                     nb.running = None
                     if nb.status == "busy":
                         nb.status = "idle"
                     self._changed.notify_all()
+
+    def _finished(self, nb: _Notebook, cell_id: str) -> None:
+        """Tell the hook (while the notebook still counts as busy, so waiters see it done)."""
+        hook = self.on_finished
+        with self._lock:
+            cells = [cell_id, *(c for c in nb.spread if c != cell_id)]
+            changed = [nb.records[c] for c in cells if c in nb.records]
+            nb.spread.clear()
+        if hook is None or not changed:
+            return
+        try:
+            hook(nb.key, changed)
+        except Exception:  # the run is over whatever the hook does; say why it failed
+            log.exception("storing the run of cell %s failed", cell_id)
 
     def _cancelled(self, nb: _Notebook, cell_id: str) -> bool:
         with self._lock:
@@ -578,6 +604,7 @@ class Broker:
                 if other.outputs is not old and update is not None:  # a new run meanwhile
                     new = apply_display_update(other.outputs, update)
                 nb.records[cid] = replace(other, outputs=new)
+                nb.spread.add(cid)  # stored again when this run finishes
             self._changed.notify_all()
 
     def _spread(

@@ -3,6 +3,7 @@
 Each session holds one :class:`ClientHandle`. Releasing it (the tab closed) detaches the
 session; a notebook with no session attached, idle for ``idle_timeout`` seconds, has its
 kernel shut down. Attached notebooks are never culled: someone may come back to them.
+The open documents (one per notebook file, shared by the sessions) live here too.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import threading
 import time
 import uuid
 
+from neuralis.document import Documents
 from neuralis.execution import Broker
 
 IDLE_TIMEOUT = 3600.0
+EXIT_GRACE = 3.0
+"""Seconds the app waits at exit for interrupted runs to end before storing what they printed."""
 
 
 class Sessions:
@@ -21,6 +25,7 @@ class Sessions:
 
     def __init__(self, broker: Broker, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.broker = broker
+        self.documents = Documents(broker)
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._attached: dict[str, set[str]] = {}  # notebook -> session ids
@@ -42,8 +47,27 @@ class Sessions:
     def release(self, session: str) -> None:
         """Detach a session from everything it showed."""
         with self._lock:
-            for key in [k for k, ids in self._attached.items() if session in ids]:
+            keys = [k for k, ids in self._attached.items() if session in ids]
+            for key in keys:
                 self._drop(session, key)
+            unseen = [k for k in keys if k not in self._attached]
+        for key in unseen:
+            self.documents.drop_idle(key)
+
+    def close(self, grace: float = EXIT_GRACE) -> None:
+        """At exit: stop the kernels and write every run into its file, finished or not.
+
+        A run cut short by the shutdown keeps what it printed so far, as a kernel that dies
+        would; nothing a tab showed is lost with the app.
+        """
+        self.broker.shutdown_all()
+        deadline = time.monotonic() + grace
+        while any(map(self.broker.busy, self.broker.notebooks())):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.documents.store_partial()
+        self.documents.flush_all()
 
     def attached(self, notebook: str) -> int:
         """Return how many sessions show a notebook."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 import streamlit as st
 
@@ -12,15 +11,12 @@ from neuralis.execution import RunRecord
 from neuralis.notebook import cells
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
+from neuralis.ui.live import draw_live_outputs, is_live, remember
 from neuralis.ui.outputs import render_outputs
-from neuralis.ui.rerun import rerun_fragments
 from neuralis.ui.window import DRAWN, show_cell
 
 QUICK_WAIT = 0.15
-SEND_PAUSE = 0.003
 EAGER_EDITORS = 40
-SEEN = "neuralis_seen"
-"""Cell id -> the run record the cell last drew; the live poller compares against it."""
 EDITING = "neuralis_editing"
 ACTED = "neuralis_acted"
 """Cell id -> how many actions it has had; part of its action widget's key (see action_key)."""
@@ -29,9 +25,11 @@ UNDO = "neuralis_undo"
 _UNDO_AT = "neuralis_undo_at"
 """The cell that shows "Undo delete": the one selected right after a deletion."""
 SELECTED = "neuralis_selected"
+EDITORS = "neuralis_editors"
+"""Cell id -> (n, text): this session's editor of the cell (widget key ``ace-ID-n``) and the
+text it is known to hold. When the cell's text changes elsewhere (another tab, the file on
+disk) and nothing was typed here since, ``n`` goes up: a new editor shows the new text."""
 _RESELECT = "neuralis_reselect"
-LIVE_KEY = "nb-live"
-STATUS_KEYS = ("kernel-status", "kernel-bar")
 _STATUS_ICON = {
     "queued": ":material/schedule:",
     "running": ":material/progress_activity:",
@@ -77,23 +75,19 @@ def _cell(cell_id: str) -> None:
     except KeyError:
         return  # deleted in this session; the next full run drops the fragment
     rec = state.broker().record(doc.key, cell_id)
-    merged = rec is not None and doc.merge(rec)
     with st.container(border=True, key=f"box-{cell_id}"):
         if st.session_state.get(SELECTED) == cell_id:
             st.html(_SELECTED_STYLE.replace("CELL", cell_id))
         _header(doc, cell_id, cell.cell_type, rec)
+        _replaced_notice(doc, cell_id)
         if cell.cell_type == "code":
             _code_body(doc, cell_id, cell.source, rec)
         else:
             _markdown_body(doc, cell_id, cell.source)
-    st.session_state.setdefault(SEEN, {})[cell_id] = rec
-    if merged:
-        # After drawing, and after a pause that lets Streamlit's event loop send what was
-        # drawn: the output goes out first, then the file is written (it holds the GIL).
-        time.sleep(SEND_PAUSE)
-        save(doc)
-    if moved := st.session_state.pop(_RESELECT, None):
-        rerun_fragments(moved)
+    # What this cell shows now: the page's watcher redraws it when that is out of date.
+    remember(doc, cell_id, rec)
+    if st.session_state.pop(_RESELECT, None):
+        st.rerun()  # the outline moved to this cell from another (rare: after an edit)
 
 
 def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> None:
@@ -160,16 +154,16 @@ def _on_run(cell_id: str) -> None:
     if doc is None:
         return
     text = st.session_state.get(editor_key(doc, cell_id))
-    if isinstance(text, str) and cells.set_source(doc.nb, cell_id, text):
-        save(doc)
+    if isinstance(text, str):
+        apply_edit(doc, cell_id, text)
     moved = select(cell_id)
     st.session_state.pop(_UNDO_AT, None)
     run_cells(doc, [cell_id])
     # Most cells take milliseconds: a short wait lets this very rerun draw the output,
-    # saving the poller's round trip. The cell still runs in the broker's thread.
+    # saving the watcher's round trip. The cell still runs in the broker's thread.
     with contextlib.suppress(KeyError):
         state.broker().wait(doc.key, cell_id, timeout=QUICK_WAIT)
-    st.rerun(scope=list(dict.fromkeys([cell_key(cell_id), LIVE_KEY, *moved])))
+    st.rerun(scope=list(dict.fromkeys([cell_key(cell_id), *moved])))
 
 
 def _on_edit(cell_id: str) -> None:
@@ -202,9 +196,10 @@ def _on_action(cell_id: str) -> None:
     if action == "edit":  # only this cell changes: its fragment reruns by itself
         st.session_state.setdefault(EDITING, set()).add(cell_id)
         return
-    _restructure(doc, cell_id, action)
-    show_cell(doc, st.session_state.get(SELECTED))  # a moved or new cell stays in view
-    doc.save()
+    with doc.lock:  # the document is shared: the broker's thread writes outputs into it
+        _restructure(doc, cell_id, action)
+        show_cell(doc, st.session_state.get(SELECTED))  # a moved or new cell stays in view
+        doc.save()
     st.rerun()
 
 
@@ -220,9 +215,77 @@ def _has_editor(doc: Document, cell_id: str) -> bool:
     return code_cells <= EAGER_EDITORS
 
 
-def editor_key(doc: Document, cell_id: str) -> str:
-    """Return the widget key of a code cell's editor."""
-    return f"ace-{cell_id}-{doc.generation}"
+def editor_key(doc: Document, cell_id: str, prefix: str = "ace") -> str:
+    """Return the widget key of this session's editor of a cell."""
+    n, _ = st.session_state.get(EDITORS, {}).get(cell_id, (0, ""))
+    return f"{prefix}-{cell_id}-{n}"
+
+
+def _editor(doc: Document, cell_id: str, source: str, language: str = "python") -> None:
+    """Draw this session's editor of a cell and apply what was typed in it.
+
+    The editor is made anew (a new key) when the cell's text changed elsewhere and nothing
+    was typed here since; what was typed here is applied as this session's edit.
+    """
+    editors: dict[str, tuple[int, str]] = st.session_state.setdefault(EDITORS, {})
+    prefix = "ace" if language == "python" else "md"
+    n, known = editors.get(cell_id, (0, source))
+    if source != known:
+        typed = st.session_state.get(f"{prefix}-{cell_id}-{n}")
+        if not isinstance(typed, str) or typed == known:
+            n, known = n + 1, source
+        editors[cell_id] = (n, known)
+    editors.setdefault(cell_id, (n, known))
+    text = code_editor(f"{prefix}-{cell_id}-{n}", known, language=language)
+    # An edit selects the cell: the outline moves to it from the one selected before.
+    if text != known and apply_edit(doc, cell_id, text) and select(cell_id):
+        st.session_state[_RESELECT] = True
+
+
+def apply_edit(doc: Document, cell_id: str, text: str) -> bool:
+    """Apply text typed in this session's editor of a cell and save; return whether it changed.
+
+    Another tab may have changed the cell since this editor was made: this later edit
+    wins, and that tab is told and can restore its own text.
+    """
+    editors: dict[str, tuple[int, str]] = st.session_state.setdefault(EDITORS, {})
+    n, known = editors.get(cell_id, (0, text))
+    editors[cell_id] = (n, text)
+    if not doc.edit(state.session_id(), cell_id, text, known):
+        return False
+    save(doc)
+    return True
+
+
+def _replaced_notice(doc: Document, cell_id: str) -> None:
+    """Say that an edit in another tab replaced this session's text, and offer it back."""
+    mine = doc.replaced_text(state.session_id(), cell_id)
+    if mine is None:
+        return
+    st.warning(
+        "Another tab changed this cell after you typed in it; its text is kept.",
+        icon=":material/group:",
+    )
+    row = st.container(horizontal=True, gap="small")
+    row.button("Restore my text", key=f"restore-{cell_id}", on_click=_restore, args=(cell_id,))
+    row.button("Dismiss", key=f"dismiss-{cell_id}", on_click=_dismiss, args=(cell_id,))
+
+
+def _restore(cell_id: str) -> None:
+    doc = state.current()
+    if doc is None:
+        return
+    mine = doc.replaced_text(state.session_id(), cell_id)
+    with contextlib.suppress(KeyError):
+        current = str(cells.cell_by_id(doc.nb, cell_id).source)
+        if mine is not None and doc.edit(state.session_id(), cell_id, mine, current):
+            save(doc)
+
+
+def _dismiss(cell_id: str) -> None:
+    doc = state.current()
+    if doc is not None:
+        doc.dismiss(state.session_id(), cell_id)
 
 
 def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
@@ -242,14 +305,11 @@ def _status_line(doc: Document, cell_id: str, rec: RunRecord | None) -> str:
 def _code_body(doc: Document, cell_id: str, source: str, rec: RunRecord | None) -> None:
     if not _has_editor(doc, cell_id):
         st.code(source or " ", language="python", line_numbers=True)
-        text = source
     else:
-        text = code_editor(editor_key(doc, cell_id), source)
-    if cells.set_source(doc.nb, cell_id, text):
-        save(doc)
-        if moved := select(cell_id):  # outline this cell, not the one selected before
-            st.session_state[_RESELECT] = moved
-    if rec is not None and (rec.started_at is not None or rec.status == "queued"):
+        _editor(doc, cell_id, source)
+    if rec is not None and is_live(rec):
+        draw_live_outputs(cell_id, rec)  # redraws itself while the cell runs
+    elif rec is not None and (rec.started_at is not None or rec.status == "queued"):
         render_outputs(rec.outputs.outputs)
     else:
         render_outputs(cells.cell_by_id(doc.nb, cell_id).outputs)
@@ -276,9 +336,7 @@ def _send_input(notebook: str, cell_id: str) -> None:
 
 def _markdown_body(doc: Document, cell_id: str, source: str) -> None:
     if cell_id in st.session_state.get(EDITING, set()):
-        text = code_editor(f"md-{cell_id}-{doc.generation}", source, language="markdown")
-        if cells.set_source(doc.nb, cell_id, text):
-            save(doc)
+        _editor(doc, cell_id, source, language="markdown")
     elif source.strip():
         st.markdown(source)
     else:

@@ -13,7 +13,7 @@ from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
 from neuralis.ui.kernel_bar import draw_kernel_bar, restart
-from neuralis.ui.live import draw_live
+from neuralis.ui.live import begin_page, draw_watcher
 from neuralis.ui.window import DRAWN, bounds, draw_pager, show_index
 
 
@@ -27,7 +27,8 @@ def render() -> None:
     if doc is None:
         st.info("Open a notebook above, or create one.")
         return
-    doc.merge_all(state.broker().records(doc.key))
+    doc.flush()  # finished runs are written shortly after they end; at once when the page draws
+    begin_page(doc)
     st.subheader(doc.name.removesuffix(".ipynb"))
     draw_conflict(doc)
     draw_document_actions(ws, doc)
@@ -42,11 +43,12 @@ def render() -> None:
         draw_cell(cell_id)
     draw_pager(doc, "bottom")
     if st.button("Add cell", icon=":material/add:", key="add-cell-end"):
-        st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))
-        show_index(doc, len(doc.nb.cells) - 1)
-        doc.save()
+        with doc.lock:
+            st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))
+            show_index(doc, len(doc.nb.cells) - 1)
+            doc.save()
         st.rerun()
-    draw_live()
+    draw_watcher()
 
 
 def _show_notice() -> None:
@@ -96,9 +98,10 @@ def _toolbar(doc: Document) -> None:
     )
     if cols[6].button("Clear outputs", key="clear-outputs"):
         broker.clear(doc.key)
-        ops.clear_outputs(doc.nb)
-        doc.merged.clear()
-        doc.save()
+        with doc.lock:
+            ops.clear_outputs(doc.nb)
+            doc.merged.clear()
+            doc.save()
 
 
 def _restart_run_all(doc: Document) -> None:

@@ -1,23 +1,32 @@
-"""Process-wide and per-session objects, and the notebook the session has open."""
+"""Process-wide and per-session objects, and the notebook the session has open.
+
+The open document itself is process-wide (one per file, shared by every tab, held beside
+the broker in :class:`~neuralis.sessions.Sessions`); a session keeps only a reference to
+the one it shows, and its own view of it (editors, selection).
+"""
 
 from __future__ import annotations
 
 import atexit
 import threading
+import uuid
 
 import streamlit as st
 
 from neuralis.config import Settings
-from neuralis.document import Document
+from neuralis.document import Document, Documents
 from neuralis.errors import NeuralisError, NotebookTooLarge
 from neuralis.execution import Broker
 from neuralis.sessions import ClientHandle, Sessions
 from neuralis.workspace import Workspace
 
 DOC = "neuralis_doc"
+"""This session's reference to the shared document it shows (not a copy)."""
+_VIEW_KEYS = ("neuralis_editors", "neuralis_shown")
 NOTICE = "neuralis_notice"
 TOO_LARGE = "neuralis_too_large"
 """The notebook the last notice said is too large to open (it offers to clear outputs)."""
+_SESSION_ID = "neuralis_session_id"
 
 
 class _ProcessSessions:
@@ -36,9 +45,11 @@ class _ProcessSessions:
         with self._lock:
             if self._made is None:
                 settings = Settings.from_env()
-                broker = Broker(settings)
-                atexit.register(broker.shutdown_all)  # no kernel outlives the server
-                self._made = Sessions(broker, settings.kernel_idle_timeout)
+                made = Sessions(Broker(settings), settings.kernel_idle_timeout)
+                # No kernel outlives the server; runs cut short by the exit are written to
+                # their files.
+                atexit.register(made.close)
+                self._made = made
             return self._made
 
     def clear(self) -> None:
@@ -63,6 +74,19 @@ def handle() -> ClientHandle:
 def broker() -> Broker:
     """Return the process-wide broker."""
     return sessions().broker
+
+
+def documents() -> Documents:
+    """Return the process-wide open documents."""
+    return sessions().documents
+
+
+def session_id() -> str:
+    """Return this browser session's id (who made an edit, whose text was replaced)."""
+    found = st.session_state.get(_SESSION_ID)
+    if not isinstance(found, str):
+        found = st.session_state[_SESSION_ID] = uuid.uuid4().hex
+    return found
 
 
 def workspace() -> Workspace:
@@ -107,7 +131,7 @@ def document() -> Document | None:
 def open_document(name: str) -> Document | None:
     """Open a notebook of the workspace in this session; report why when it cannot."""
     try:
-        doc = Document.open(workspace(), name)
+        doc = documents().open(workspace(), name)
     except NeuralisError as exc:
         st.session_state.pop(DOC, None)
         st.query_params.pop("file", None)
@@ -115,6 +139,9 @@ def open_document(name: str) -> Document | None:
         notice("too-large" if too_large else "error", str(exc))
         st.session_state[TOO_LARGE] = name if too_large else None
         return None
+    if current() is not doc:  # this session's view of the previous notebook goes with it
+        for key in _VIEW_KEYS:
+            st.session_state.pop(key, None)
     st.session_state[DOC] = doc
     st.query_params["file"] = doc.name
     broker().attach(doc.key, doc.kernel, doc.path.parent)
