@@ -344,6 +344,17 @@ class Documents:
         with self._lock:
             return list(self._docs.values())
 
+    def rename(self, key: str, path: Path) -> None:
+        """Follow a notebook file to its new name (its tabs and pending runs go along)."""
+        with self._lock:
+            doc = self._docs.pop(key, None)
+            if doc is None:
+                return
+            with doc.lock:
+                doc.path, doc.name = path, path.name
+                doc._stat = _stat(path)
+            self._docs[doc.key] = doc
+
     def forget(self, key: str) -> None:
         """Close a document whose file went away (renamed or deleted)."""
         with self._lock:
