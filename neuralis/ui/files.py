@@ -153,6 +153,7 @@ def _rename(ws: Workspace, doc: Document) -> None:
                 return
             # The kernel, its variables and any run in progress follow the file.
             state.broker().rename(doc.key, str(ws.path(renamed)))
+            state.documents().rename(doc.key, ws.path(renamed))  # the open cells go along
             state.open_document(renamed)
             st.rerun()
 
