@@ -21,9 +21,9 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from neuralis.errors import NeuralisError, NotebookChangedOnDisk
-from neuralis.execution import Broker, RunRecord
+from neuralis.execution import Broker, RunRecord, store_run
 from neuralis.notebook import Fingerprint, fingerprint, read_notebook, write_notebook
-from neuralis.notebook.cells import cell_by_id, set_outputs
+from neuralis.notebook.cells import cell_by_id
 from neuralis.workspace import Workspace, kernel_of, set_kernel
 
 log = logging.getLogger(__name__)
@@ -282,12 +282,8 @@ class Document:
             if (not rec.finished and not partial) or self.merged.get(rec.cell_id) is rec:
                 return False
             self.merged[rec.cell_id] = rec
-            if rec.started_at is None:
-                return False  # dropped from the queue: the cell keeps its old outputs
-            try:
-                set_outputs(self.nb, rec.cell_id, rec.outputs.outputs, rec.execution_count)
-            except KeyError:
-                return False  # the cell was deleted while it ran
+            if not store_run(self.nb, rec):
+                return False  # dropped from the queue, or the cell deleted while it ran
             self._unsaved.add(rec.cell_id)
             return True
 

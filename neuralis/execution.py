@@ -19,10 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from nbformat import NotebookNode
+
 from neuralis.config import Settings
 from neuralis.errors import GatewayNotConfirmed, KernelDied, KernelError, NeuralisError
 from neuralis.kernels import Kernel, connect, is_configured_gateway
 from neuralis.messages import Msg
+from neuralis.notebook.cells import set_outputs
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,21 @@ class RunRecord:
         if self.started_at is None:
             return None
         return (self.ended_at or time.time()) - self.started_at
+
+
+def store_run(nb: NotebookNode, rec: RunRecord) -> bool:
+    """Copy a run's outputs and count into its cell; return whether the cell changed.
+
+    The one way runs reach a notebook: the app's documents and ``neuralis run`` both call it
+    from the broker's finished-run hook. A run dropped before it started changes nothing.
+    """
+    if rec.started_at is None:
+        return False
+    try:
+        set_outputs(nb, rec.cell_id, rec.outputs.outputs, rec.execution_count)
+    except KeyError:
+        return False  # the cell was deleted while it ran
+    return True
 
 
 class _Notebook:

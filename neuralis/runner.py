@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from nbformat import NotebookNode
 
 from neuralis.config import Settings
 from neuralis.errors import NeuralisError
-from neuralis.execution import Broker, RunRecord
+from neuralis.execution import Broker, RunRecord, store_run
 from neuralis.kernels import Kernel, connect
 
 SKIP_TAG = "skip-execution"
@@ -63,7 +64,13 @@ def run_notebook(
     def factory(spec: str, cwd: Path | None) -> Kernel:
         return kernel or connect(spec, cwd=cwd, settings=settings, headless=True)
 
-    broker = Broker(settings, kernel_factory=factory, confirm_gateways=False)  # the CLI warns
+    def stored(_key: str, records: list[RunRecord]) -> None:
+        for rec in records:  # the same path as the app's: each run as it finishes
+            store_run(nb, rec)
+
+    broker = Broker(
+        settings, kernel_factory=factory, confirm_gateways=False, on_finished=stored
+    )  # the CLI warns about gateways itself
     key = f"run:{id(nb)}"
     broker.attach(key, spec, cwd, stdin=False)
     cells = [(i, c) for i, c in enumerate(nb.cells) if runnable(c)]
@@ -89,10 +96,11 @@ def run_notebook(
                     break
                 failure = None
         finally:
-            # Stored at the end: a later cell may update an earlier cell's display.
-            records = broker.records(key)
-            for cell in executed:
-                _store(cell, records[cell.id])
+            # The hook stores each run (and display updates of earlier cells) before the
+            # notebook counts as idle: wait for that before touching the cells here.
+            deadline = time.monotonic() + 10  # a cell still running (Ctrl-C) stops below
+            while broker.busy(key) and time.monotonic() < deadline:
+                time.sleep(0.01)
         if broken is not None:
             index, cell, exc = broken
             cell.outputs.append(_stopped(exc))
@@ -100,11 +108,6 @@ def run_notebook(
         return RunResult(len(executed), failure)
     finally:
         broker.shutdown_all(wait=True)
-
-
-def _store(cell: NotebookNode, rec: RunRecord) -> None:
-    cell.outputs = list(rec.outputs.outputs)
-    cell.execution_count = rec.execution_count
 
 
 def _stopped(exc: NeuralisError) -> NotebookNode:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from neuralis.document import Document
 from neuralis.notebook import cells as ops
 from neuralis.sanitize import markdown_text
 from neuralis.ui import state
-from neuralis.ui.cells import SELECTED, draw_cell, run_range
+from neuralis.ui.cells import QUICK_WAIT, SELECTED, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
@@ -77,16 +79,21 @@ def _selected_index(doc: Document) -> int:
 def _toolbar(doc: Document) -> None:
     broker = state.broker()
     cols = st.columns(7)
-    if cols[0].button("Run all", key="run-all", type="primary"):
-        run_range(doc, 0, None)
-    if cols[1].button(
-        "Run above", key="tb-run-above", help="The cells above the selected (outlined) cell"
-    ):
-        run_range(doc, 0, _selected_index(doc))
-    if cols[2].button(
-        "Run below", key="tb-run-below", help="The selected (outlined) cell and those below it"
-    ):
-        run_range(doc, _selected_index(doc), None)
+    cols[0].button("Run all", key="run-all", type="primary", on_click=_run, args=(doc, "all"))
+    cols[1].button(
+        "Run above",
+        key="tb-run-above",
+        help="The cells above the selected (outlined) cell",
+        on_click=_run,
+        args=(doc, "above"),
+    )
+    cols[2].button(
+        "Run below",
+        key="tb-run-below",
+        help="The selected (outlined) cell and those below it",
+        on_click=_run,
+        args=(doc, "below"),
+    )
     if cols[3].button("Interrupt", icon=":material/stop:", key="interrupt"):
         broker.interrupt(doc.key)
     # Callbacks run before the page draws, so the kernel bar already says "starting".
@@ -102,6 +109,21 @@ def _toolbar(doc: Document) -> None:
             ops.clear_outputs(doc.nb)
             doc.merged.clear()
             doc.save()
+
+
+def _run(doc: Document, which: str) -> None:
+    """Queue cells from the toolbar (a callback: before the page draws them).
+
+    Quick cells get a moment to finish first, so the page draws them done: a cell drawn
+    running redraws itself until it ends, then redraws the page once more.
+    """
+    here = _selected_index(doc)
+    start, stop = {"all": (0, None), "above": (0, here), "below": (here, None)}[which]
+    queued = ops.code_cells(doc.nb, start, stop)
+    run_range(doc, start, stop)
+    if queued:
+        with contextlib.suppress(KeyError):
+            state.broker().wait(doc.key, queued[-1][0], timeout=QUICK_WAIT)
 
 
 def _restart_run_all(doc: Document) -> None:

@@ -52,8 +52,9 @@ def open_tab(browser: Any, server: Server, name: str) -> tuple[Any, Any]:
 
 
 def editor(page: Any, cell_id: str) -> Any:
-    """Return the frame of a cell's editor (a replaced one lingers hidden for a moment)."""
-    return page.frame_locator(f'.st-key-box-{cell_id} iframe[title*="streamlit_ace"]:visible')
+    """Return the frame of a cell's editor (the last one: a replaced one lingers a moment)."""
+    frames = page.locator(f'.st-key-box-{cell_id} iframe[title*="streamlit_ace"]:visible')
+    return frames.last.content_frame
 
 
 def type_into(page: Any, cell_id: str, text: str) -> None:
@@ -68,14 +69,20 @@ def shown(page: Any, cell_id: str) -> str:
     """Return the text a cell's editor shows ("" while it is being replaced)."""
     try:
         text: str = editor(page, cell_id).locator(".ace_content").first.inner_text(timeout=2000)
-    except Exception:  # Playwright's Error: two editors for a moment, or none yet
+    except Exception:  # Playwright's Error: no editor for a moment
         return ""
     return text
 
 
-def wait_shown(page: Any, cell_id: str, text: str, timeout: float = 15.0) -> None:
+def wait_shown(page: Any, cell_id: str, text: str, timeout: float = 30.0) -> None:
     """Wait until a cell's editor shows ``text``."""
-    until(lambda: shown(page, cell_id).strip() == text, timeout)
+    try:
+        until(lambda: shown(page, cell_id).strip() == text, timeout)
+    except AssertionError:
+        frames = page.locator(f'.st-key-box-{cell_id} iframe[title*="streamlit_ace"]')
+        raise AssertionError(
+            f"editor shows {shown(page, cell_id)!r}, not {text!r} ({frames.count()} editors)"
+        ) from None
 
 
 def sources(folder: Path, name: str) -> list[str]:
