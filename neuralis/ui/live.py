@@ -29,7 +29,11 @@ from neuralis.ui.window import DRAWN
 POLL_SECONDS = 0.25
 """How often a running cell redraws its outputs."""
 WATCH_SECONDS = 0.5
-"""How often the page looks for changes made elsewhere (other tabs, runs, the file)."""
+"""How often the page looks for changes made elsewhere when another tab shows the notebook
+too, or something runs."""
+WATCH_ALONE = 2.0
+"""How often it looks when this is the only tab (for the file changed by another program):
+every look costs the server a fragment run, and ten idle tabs should cost next to nothing."""
 SHOWN = "neuralis_shown"
 """Cell id -> what the cell showed when last drawn (see :func:`_view`)."""
 PAGE = "neuralis_page_shown"
@@ -63,8 +67,18 @@ def begin_page(doc: Document) -> None:
 
 
 def draw_watcher() -> None:
-    """Draw the page's watcher (invisible); call it once per full run, after the cells."""
-    st.fragment(_watch, run_every=WATCH_SECONDS, key=WATCH_KEY)()
+    """Draw the page's watcher (invisible); call it once per full run, after the cells.
+
+    Its pace is set here, by the full run: a second tab opening the notebook changes the
+    page view below, so this tab redraws and speeds up.
+    """
+    doc = state.current()
+    alone = doc is not None and _tabs(doc) <= 1 and not state.broker().busy(doc.key)
+    st.fragment(_watch, run_every=WATCH_ALONE if alone else WATCH_SECONDS, key=WATCH_KEY)()
+
+
+def _tabs(doc: Document) -> int:
+    return state.sessions().attached(doc.key)
 
 
 def _watch() -> None:
@@ -110,8 +124,8 @@ def _page_view(doc: Document) -> tuple[Any, ...]:
         ids = tuple(str(c.get("id")) for c in doc.nb.cells)
         kernel, conflict, generation = doc.kernel, doc.conflict, doc.generation
     broker = state.broker()
-    status = broker.kernel_status(doc.key)
-    return doc.name, ids, kernel, conflict, generation, status, broker.kernel_error(doc.key)
+    status, error = broker.kernel_status(doc.key), broker.kernel_error(doc.key)
+    return doc.name, ids, kernel, conflict, generation, status, error, min(_tabs(doc), 2)
 
 
 def _view(doc: Document, cell: Any, rec: RunRecord | None) -> tuple[Any, ...]:
