@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from neuralis.errors import InvalidInput
@@ -52,6 +53,10 @@ class Settings:
     """Bytes of address space a local kernel may use (off by default)."""
     local_kernel_pids: int | None = None
     """Processes and threads a local kernel's user may have (RLIMIT_NPROC; off by default)."""
+    kernel_gpus: str | None = None
+    """GPUs a Docker kernel asks for: ``all``, a count or device ids (``0,2``); none by default."""
+    kernel_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """Secrets given to kernels as environment variables (and redacted from their outputs)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,4 +91,60 @@ class Settings:
             local_kernel_pids=_positive(
                 "NEURALIS_LOCAL_KERNEL_PIDS", opt("NEURALIS_LOCAL_KERNEL_PIDS")
             ),
+            kernel_gpus=_gpus(opt("NEURALIS_KERNEL_GPUS")),
+            kernel_env=kernel_env(e),
         )
+
+
+def _gpus(text: str | None) -> str | None:
+    if text is None or text.lower() in ("0", "none"):
+        return None
+    if text.lower() == "all" or text.isdigit() or _DEVICE_IDS.match(text):
+        return text.lower() if text.lower() == "all" else text
+    raise InvalidInput(
+        f"NEURALIS_KERNEL_GPUS={text!r}: give all, a number of GPUs, or device ids such as 0,2."
+    )
+
+
+_DEVICE_IDS = re.compile(r"^[\w.:-]+(,[\w.:-]+)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRETS_FILES = (Path("~/.streamlit/secrets.toml"), Path(".streamlit/secrets.toml"))
+"""Where Streamlit looks for secrets (the project's file wins); ``[neuralis.kernel_env]``."""
+
+
+def kernel_env(env: os._Environ[str] | dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Return the kernel secrets: ``[neuralis.kernel_env]`` of secrets.toml, then the host
+    variables ``NEURALIS_KERNEL_ENV`` names (comma-separated), sorted by name.
+
+    Values never enter a message: only names do.
+    """
+    found: dict[str, str] = {}
+    for path in SECRETS_FILES:
+        found.update(_from_file(path.expanduser()))
+    for name in filter(None, (n.strip() for n in env.get("NEURALIS_KERNEL_ENV", "").split(","))):
+        if not _ENV_NAME.match(name):
+            raise InvalidInput(f"NEURALIS_KERNEL_ENV names {name!r}: not a variable name.")
+        if name not in env:
+            raise InvalidInput(
+                f"NEURALIS_KERNEL_ENV names {name}, which is not set here: set it or drop it."
+            )
+        found[name] = env[name]
+    return tuple(sorted(found.items()))
+
+
+def _from_file(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read it as TOML ({exc}).") from None
+    table = (data.get("neuralis") or {}).get("kernel_env") or {}
+    if not isinstance(table, dict):
+        raise InvalidInput(f'{path}: [neuralis.kernel_env] must be a table of NAME = "value".')
+    for name, value in table.items():
+        if not _ENV_NAME.match(name) or not isinstance(value, str):
+            raise InvalidInput(
+                f"{path}: [neuralis.kernel_env] {name}: give a variable name and a string value."
+            )
+    return dict(table)

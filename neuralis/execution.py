@@ -27,6 +27,7 @@ from neuralis.kernels import Kernel, connect, is_configured_gateway
 from neuralis.messages import Msg
 from neuralis.notebook.cells import set_outputs
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
+from neuralis.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -562,19 +563,27 @@ class Broker:
         return kernel
 
     def _execute(self, nb: _Notebook, rec: RunRecord, kernel: Kernel) -> None:
+        # Every output passes the redactor before it is folded: no secret is shown or saved.
+        redact = Redactor(self._settings.kernel_env)
+
         def on_message(msg: Msg) -> None:
-            self._fold(nb, rec.cell_id, msg)
+            for part in redact.feed(msg):
+                self._fold(nb, rec.cell_id, part)
 
         def on_input(prompt: str, password: bool) -> str:
-            return self._ask(nb, rec.cell_id, prompt, password)
+            return self._ask(nb, rec.cell_id, redact.text(prompt), password)
 
-        reply = kernel.execute(
-            rec.code,
-            on_message,
-            stdin=on_input if nb.allow_stdin else None,
-            timeout=nb.timeout,
-            stop_on_error=False,
-        )
+        try:
+            reply = kernel.execute(
+                rec.code,
+                on_message,
+                stdin=on_input if nb.allow_stdin else None,
+                timeout=nb.timeout,
+                stop_on_error=False,
+            )
+        finally:
+            for part in redact.flush():
+                self._fold(nb, rec.cell_id, part)
         with self._lock:
             current = nb.records[rec.cell_id]
             failed = reply.status != "ok"

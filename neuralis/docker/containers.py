@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -166,6 +167,9 @@ def run(
         "neuralis.role": role,
         isolation.LIMITS_LABEL: isolation.limits(settings, mount).label(),
     }
+    token = secrets.token_urlsafe(24)
+    if settings.kernel_env:
+        labels[isolation.SECRETS_LABEL] = isolation.secrets_fingerprint(token, settings.kernel_env)
     if notebook is not None:
         labels[NOTEBOOK_LABEL] = notebook
     confinement = isolation.host_config(settings, mount, WORKDIR)
@@ -180,13 +184,27 @@ def run(
             **confinement,
         )
     try:
-        isolation.deliver_token(created, secrets.token_urlsafe(24))
-        with translated(f"start the container of {name!r}"):
-            created.start()
+        isolation.deliver_token(created, token, settings.kernel_env)
+        _start(created, name, settings)
     except Exception:
         _remove(created)
         raise
     return created
+
+
+def _start(container: Container, name: str, settings: Settings) -> None:
+    """Start a container; GPUs asked of an engine without a GPU runtime are named as such."""
+    try:
+        with translated(f"start the container of {name!r}"):
+            container.start()
+    except DockerError as exc:
+        if settings.kernel_gpus and "device driver" in str(exc):
+            raise DockerError(
+                f"NEURALIS_KERNEL_GPUS={settings.kernel_gpus}: this Docker engine has no GPU "
+                "runtime (install the NVIDIA Container Toolkit and restart Docker), or unset "
+                "NEURALIS_KERNEL_GPUS."
+            ) from exc
+        raise
 
 
 def endpoint(container: Container) -> Endpoint:
@@ -275,16 +293,20 @@ def ensure_running(
         default = settings.notebook_dir.resolve()
         mount = default if default.is_dir() else None
     wanted = isolation.limits(settings, mount)
+    if settings.kernel_env and (image.labels or {}).get(isolation.IMAGE_ENV_LABEL) != "file":
+        raise ImageNotFound(
+            f"Kernel image {name!r} was built by an older Neuralis that cannot give kernels "
+            f"their secrets: rebuild it (neuralis kernels build ... --name {name})."
+        )
     container = find(name, notebook)
     if container is not None:
-        why = _stale(container, image, wanted)
+        why = _stale(container, image, wanted) or _secrets_changed(container, settings)
         if why:
             (notify or log.warning)(f"Recreating container {container.name}: {why}.")
             _remove(container)
             container = None
         elif container.status != "running":
-            with translated(f"start the container of {name!r}"):
-                container.start()
+            _start(container, name, settings)
     if container is None:
         container = run(
             image_tag(name),
@@ -319,6 +341,15 @@ def _stale(container: Container, image: Image, wanted: isolation.Limits) -> str:
     if container.image is None or container.image.id != image.id:
         return "its image was rebuilt"
     return wanted.changes_from(isolation.recorded_limits(container))
+
+
+def _secrets_changed(container: Container, settings: Settings) -> str:
+    """Say so when the container holds other kernel secrets than the settings give."""
+    recorded = (container.labels or {}).get(isolation.SECRETS_LABEL, "")
+    if not recorded and not settings.kernel_env:
+        return ""
+    now = isolation.secrets_fingerprint(_token(container), settings.kernel_env)
+    return "" if hmac.compare_digest(now, recorded) else "its kernel secrets changed"
 
 
 def discard(name: str, notebook: str | None) -> None:

@@ -31,6 +31,8 @@ FROZEN_FILE = "frozen.txt"
 KG_MODULE = "neuralis_kg.py"
 LAUNCHER = "neuralis_gateway.py"
 TOKEN_FILE = "/home/neuralis/.neuralis/gateway-token"
+KERNEL_ENV_FILE = "/home/neuralis/.neuralis/kernel-env"
+"""Kernel secrets (JSON), which the gateway puts in its environment for its kernels."""
 """Where a container's gateway token is copied before it starts (files/neuralis_gateway.py)."""
 INDEX_ARG = "PIP_INDEX_URL"
 """The build argument that carries a credentialed index URL into the builder stage only."""
@@ -331,6 +333,7 @@ def _label_line(spec: ImageSpec, pins: Pins, spec_hash: str) -> str:
         "neuralis.spec_hash": spec_hash,
         "neuralis.kernel_gateway": pins.kernel_gateway,
         "neuralis.token": "file",  # the gateway reads TOKEN_FILE (older images: the environment)
+        "neuralis.kernel_env": "file",  # and KERNEL_ENV_FILE (older images: no secrets)
     }
     # Packages cannot hold `$` or backslashes (spec.py), so JSON quoting is Dockerfile quoting.
     return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in labels.items()) + "\n"

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import tarfile
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from neuralis.config import Settings
 from neuralis.docker.availability import client, translated
-from neuralis.docker.dockerfile import KERNEL_UID, TOKEN_FILE
+from neuralis.docker.dockerfile import KERNEL_ENV_FILE, KERNEL_UID, TOKEN_FILE
 from neuralis.errors import DockerError
 
 if TYPE_CHECKING:
@@ -34,10 +36,15 @@ BRIDGE = "neuralis0"
 """The network's bridge interface on the host, named so firewall rules can say it."""
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 LIMITS_LABEL = "neuralis.limits"
+SECRETS_LABEL = "neuralis.secrets"
+IMAGE_ENV_LABEL = "neuralis.kernel_env"
+"""On images whose gateway reads the kernel secrets file."""
+"""An HMAC of the kernel secrets keyed by the container's token: tells a change, hides values."""
 LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}
 """Rotated logs: a chatty kernel cannot fill the engine's disk (30 MB at most per container)."""
 
 _network_lock = threading.Lock()
+Secrets = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class Limits:
     pids: int
     folder: str
     """The host folder mounted at the working directory ('' for none)."""
+    gpus: str = ""
+    """``NEURALIS_KERNEL_GPUS`` ('' for none; older labels have no such field)."""
 
     def label(self) -> str:
         """Return the JSON kept in the container's ``neuralis.limits`` label."""
@@ -73,6 +82,7 @@ def limits(settings: Settings, mount: Path | None) -> Limits:
         float(settings.kernel_cpus),
         int(settings.kernel_pids),
         str(mount) if mount else "",
+        settings.kernel_gpus or "",
     )
 
 
@@ -100,7 +110,21 @@ def host_config(settings: Settings, mount: Path | None, workdir: str) -> dict[st
         "log_config": LOG_CONFIG,
         "network": network(),
         "volumes": {str(mount): {"bind": workdir, "mode": "rw"}} if mount else {},
+        "device_requests": gpu_requests(settings.kernel_gpus),
     }
+
+
+def gpu_requests(gpus: str | None) -> list[Any]:
+    """Return docker-py device requests for ``all``, a count or device ids ('0,2'); [] for none."""
+    if not gpus:
+        return []
+    from docker.types import DeviceRequest
+
+    if gpus == "all":
+        return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    if gpus.isdigit():
+        return [DeviceRequest(count=int(gpus), capabilities=[["gpu"]])]
+    return [DeviceRequest(device_ids=gpus.split(","), capabilities=[["gpu"]])]
 
 
 def network() -> str:
@@ -136,13 +160,17 @@ def _create_network() -> Any:
         return client().networks.get(NETWORK)
 
 
-def _token_tar(token: str) -> bytes:
-    """A tar of ``.neuralis/gateway-token`` (0400) in a 0700 folder, owned by the kernel user."""
+def _token_tar(token: str, env: Secrets = ()) -> bytes:
+    """A tar of ``.neuralis/gateway-token`` (and ``kernel-env``, both 0400) in a 0700 folder,
+    owned by the kernel user."""
     folder, name = TOKEN_FILE.rsplit("/", 2)[1:]
+    entries = [(folder, tarfile.DIRTYPE, 0o700, b""), (f"{folder}/{name}", tarfile.REGTYPE,
+               0o400, token.encode())]  # fmt: skip
+    if env:
+        env_name = KERNEL_ENV_FILE.rsplit("/", 1)[1]
+        entries.append((f"{folder}/{env_name}", tarfile.REGTYPE, 0o400, _env_json(env)))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        entries = [(folder, tarfile.DIRTYPE, 0o700, b""), (f"{folder}/{name}", tarfile.REGTYPE,
-                   0o400, token.encode())]  # fmt: skip
         for path, kind, mode, data in entries:
             info = tarfile.TarInfo(path)
             info.type, info.mode, info.size = kind, mode, len(data)
@@ -152,11 +180,25 @@ def _token_tar(token: str) -> bytes:
     return buf.getvalue()
 
 
-def deliver_token(container: Container, token: str) -> None:
-    """Copy the token file into a created (not yet started) container."""
+def _env_json(env: Secrets) -> bytes:
+    return json.dumps(dict(env), sort_keys=True).encode()
+
+
+def secrets_fingerprint(token: str, env: Secrets) -> str:
+    """Return what the secrets label holds: '' without secrets, else an HMAC under ``token``."""
+    if not env:
+        return ""
+    return hmac.new(token.encode(), _env_json(env), hashlib.sha256).hexdigest()[:32]
+
+
+def deliver_token(container: Container, token: str, env: Secrets = ()) -> None:
+    """Copy the token file (and the kernel secrets) into a created, not yet started container.
+
+    Files, not the container's environment: ``docker inspect`` shows neither.
+    """
     home = TOKEN_FILE.rsplit("/", 2)[0]
     with translated(f"hand the gateway token to {container.name}"):
-        if not container.put_archive(home, _token_tar(token)):
+        if not container.put_archive(home, _token_tar(token, env)):
             raise DockerError(f"Could not copy the gateway token into {container.name}.")
 
 

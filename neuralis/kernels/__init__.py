@@ -111,7 +111,12 @@ def connect(
 
         limits = LocalLimits(settings.local_kernel_memory, settings.local_kernel_pids)
         return LocalKernel(
-            parsed.target, cwd=cwd, spec=str(parsed), history=not headless, limits=limits
+            parsed.target,
+            cwd=cwd,
+            spec=str(parsed),
+            history=not headless,
+            limits=limits,
+            secrets=settings.kernel_env,
         )
     if parsed.kind == "gateway":
         from neuralis.kernels.gateway import GatewayKernel

@@ -102,6 +102,7 @@ class LocalKernel(OwnedKernel):
         spec: str = "",
         history: bool = True,
         limits: LocalLimits | None = None,
+        secrets: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.spec = spec or ("local" if name == "python3" else f"local:{name}")
         self._name = name
@@ -112,6 +113,7 @@ class LocalKernel(OwnedKernel):
         self._info: KernelInfo | None = None
         self._log: IO[bytes] | None = None
         self._limits = limits or LocalLimits()
+        self._secrets = dict(secrets)
         self._io = threading.RLock()
         # Headless runs keep IPython's history in memory, as nbclient does: no sqlite write
         # per cell, and batch runs stay out of the user's history.
@@ -132,7 +134,7 @@ class LocalKernel(OwnedKernel):
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,
                 extra_arguments=self._extra,
-                env=kernel_environment(),
+                env={**kernel_environment(), **self._secrets},
                 **({"preexec_fn": self._limits.apply} if limited else {}),
             )
         except _JcNoSuchKernel as exc:

@@ -5,10 +5,12 @@ in neither ``docker inspect`` (environment, command) nor the gateway's own envir
 every kernel could read through ``/proc``. Runs on every Python the images support (3.7+).
 """
 
+import json
 import os
 import sys
 
 TOKEN_FILE = "/home/neuralis/.neuralis/gateway-token"
+KERNEL_ENV_FILE = "/home/neuralis/.neuralis/kernel-env"
 
 
 def main():  # type: ignore[no-untyped-def]
@@ -28,6 +30,11 @@ def main():  # type: ignore[no-untyped-def]
             "container (neuralis kernels start NAME), or copy a token there before starting it."
         )
     os.environ.pop("KG_AUTH_TOKEN", None)
+    try:  # kernel secrets: in the gateway's environment, so every kernel it starts has them
+        with open(KERNEL_ENV_FILE) as f:
+            os.environ.update({str(k): str(v) for k, v in json.load(f).items()})
+    except OSError:
+        pass  # no secrets configured
     from kernel_gateway.gatewayapp import KernelGatewayApp
 
     KernelGatewayApp.launch_instance(argv=sys.argv[1:], auth_token=token)
