@@ -84,6 +84,10 @@ def _connect(host: str) -> tuple[docker.DockerClient, EngineInfo]:
         version = fresh.version()
     except docker.errors.DockerException as exc:
         raise unavailable(exc, host) from exc
+    except Exception as exc:  # paramiko's own errors (no route, refused key) are no DockerException
+        if not host.startswith("ssh://"):
+            raise
+        raise unavailable(exc, host) from exc
     info = EngineInfo(
         host=host,
         version=str(version.get("Version", "?")),
@@ -112,6 +116,8 @@ def unavailable(exc: BaseException, host: str | None = None) -> DockerUnavailabl
     """Explain why the engine at ``host`` could not be reached, with what to do."""
     host = host or docker_host()
     text = str(exc)
+    if host.startswith("ssh://"):
+        return _ssh_unavailable(exc, host, text)
     if _is_permission(exc) or "Permission denied" in text:
         return DockerUnavailable(
             f"Permission denied on the Docker socket {host}: add your user to the 'docker' "
@@ -120,6 +126,19 @@ def unavailable(exc: BaseException, host: str | None = None) -> DockerUnavailabl
     return DockerUnavailable(
         f"Docker daemon not reachable at {host}: start Docker (or set DOCKER_HOST to a "
         "running engine), or use a local kernel."
+    )
+
+
+def _ssh_unavailable(exc: BaseException, host: str, text: str) -> DockerUnavailable:
+    if "paramiko" in text:  # docker-py without its ssh extra
+        return DockerUnavailable(
+            f"DOCKER_HOST={host} needs SSH support in docker-py: pip install 'docker[ssh]' "
+            "(it brings paramiko), or use a local kernel."
+        )
+    return DockerUnavailable(
+        f"Docker engine not reachable over SSH at {host} ({type(exc).__name__}: {text}): check "
+        "that ssh to that host logs in without a prompt (key in ~/.ssh or the agent, host in "
+        "known_hosts) and that its user may run docker, or use a local kernel."
     )
 
 

@@ -155,9 +155,17 @@ def _create_network() -> Any:
             options={ICC_OPTION: "false", "com.docker.network.bridge.name": BRIDGE},
             labels={"neuralis.managed": "1"},
         )
-    except docker.errors.APIError:
-        time.sleep(0.2)  # another process created it a moment ago
-        return client().networks.get(NETWORK)
+    except docker.errors.APIError as exc:
+        time.sleep(0.2)  # another process may have created it a moment ago
+        try:
+            return client().networks.get(NETWORK)
+        except docker.errors.NotFound:
+            raise DockerError(
+                f"Docker could not create the bridge network {NETWORK} for kernels: "
+                f"{exc.explanation or exc}. This engine seems to run without bridge networking "
+                "(dockerd --bridge=none, or a driver missing): enable the bridge driver, or use "
+                "a local kernel."
+            ) from exc
 
 
 def _token_tar(token: str, env: Secrets = ()) -> bytes:

@@ -85,3 +85,22 @@ def test_docker_errors_are_translated(monkeypatch: pytest.MonkeyPatch) -> None:
         availability.translated("do a thing"),
     ):
         raise docker.errors.DockerException("Error while fetching server API version")
+
+
+def test_ssh_host_without_paramiko_says_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker.api.client
+
+    monkeypatch.setenv("DOCKER_HOST", "ssh://nobody@127.0.0.1:1")
+    # docker-py without its ssh extra has no SSHHTTPAdapter and says "Install paramiko".
+    monkeypatch.delattr(docker.api.client, "SSHHTTPAdapter", raising=False)
+    with pytest.raises(DockerUnavailable, match=re.escape("pip install 'docker[ssh]'")):
+        availability.check()
+
+
+def test_unreachable_ssh_host_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("paramiko")
+    monkeypatch.setenv("DOCKER_HOST", "ssh://nobody@127.0.0.1:1")
+    with pytest.raises(DockerUnavailable) as err:
+        availability.check()
+    assert "not reachable over SSH at ssh://nobody@127.0.0.1:1" in str(err.value)
+    assert "logs in without a prompt" in str(err.value)

@@ -108,3 +108,17 @@ def test_gpus_on_an_engine_without_a_gpu_runtime_say_so(
     with pytest.raises(DockerError, match=r"no GPU runtime .*NVIDIA Container Toolkit"):
         containers.ensure_running(kernel_name, gpus, notebook=NOTEBOOK)
     assert containers.find(kernel_name, NOTEBOOK) is None  # nothing half-made left behind
+
+
+def test_an_engine_that_cannot_make_the_bridge_says_so(
+    docker_engine: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real engine refuses this bridge (its interface name is too long), as one run with
+    # --bridge=none refuses any: the message says bridge networking, not "network not found".
+    from neuralis.errors import DockerError
+
+    monkeypatch.setattr(isolation, "NETWORK", f"{PREFIX}-nobridge")
+    monkeypatch.setattr(isolation, "BRIDGE", "averyveryverylongbridgename0")
+    with pytest.raises(DockerError, match="without bridge networking") as err:
+        isolation.network()
+    assert "could not create the bridge network" in str(err.value)
