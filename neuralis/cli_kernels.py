@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neuralis.config import Settings
-from neuralis.display import duration
 from neuralis.errors import InvalidInput, NeuralisError
+from neuralis.outputs.display import duration
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFRA = 0, 2, 3
 Handler = Callable[[argparse.Namespace], int]

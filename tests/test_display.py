@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neuralis.display import duration
+from neuralis.outputs.display import duration
 
 
 def test_duration_to_the_second_then_to_the_minute() -> None:

@@ -30,7 +30,6 @@ LAYERS: dict[str, int] = {
     "kernels": 3,
     "docker": 3,
     "outputs": 2,
-    "display": 2,
     "notebook": 2,
     "workspace": 2,
     "messages": 1,

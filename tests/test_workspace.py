@@ -7,13 +7,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from neuralis import display
 from neuralis.document import Document
 from neuralis.errors import InvalidName, NotebookFormatError, NotebookTooLarge
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells as ops
 from neuralis.notebook import new_notebook
-from neuralis.outputs import CellOutputs
+from neuralis.outputs import CellOutputs, display, mime
 from neuralis.workspace import Workspace, check_name, export_python, kernel_of, set_kernel
 
 
@@ -141,7 +140,7 @@ def test_clip_and_ansi() -> None:
     html = display.ansi_to_html("\x1b[31mred\x1b[0m <tag>")
     assert "<span style=" in html and "&lt;tag&gt;" in html and "\x1b" not in html
     assert display.needs_scripts("<script>x</script>") and not display.needs_scripts("<b>x</b>")
-    assert display.pick_mime({"text/plain": 1, "image/png": 2}) == "image/png"
+    assert mime.pick({"text/plain": 1, "image/png": 2}) == "image/png"
     assert display.latex_body("$$x^2$$") == "x^2"
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import streamlit as st
 
 from neuralis.config import Settings
-from neuralis.display import duration
 from neuralis.environment.jobs import Builds, BuildState
 from neuralis.errors import NeuralisError
+from neuralis.outputs.display import duration
 from neuralis.ui.kernel_bar import docker_specs
 
 BUILD_NAME = "neuralis_build_name"

@@ -12,30 +12,57 @@ from typing import Any, Literal
 import streamlit as st
 from nbformat import NotebookNode
 
-from neuralis import display, sanitize
+from neuralis import sanitize
+from neuralis.outputs import display, mime
+from neuralis.outputs.mime import KnownMime
 
 Renderer = Callable[[Any, dict[str, Any]], None]
+REGISTRY: dict[KnownMime, Renderer] = {}
+"""Each known MIME type's renderer; the order they are tried in is :data:`mime.PRIORITY`."""
+
+
+def renders(*types: KnownMime) -> Callable[[Renderer], Renderer]:
+    """Register the decorated function as the renderer of ``types``."""
+
+    def register(fn: Renderer) -> Renderer:
+        for kind in types:
+            if kind in REGISTRY:
+                raise ValueError(f"{kind} has a renderer already: {REGISTRY[kind].__name__}")
+            REGISTRY[kind] = fn
+        return fn
+
+    return register
+
 
 IFRAME_HEIGHT = 420
 
 
+@renders("application/vnd.plotly.v1+json")
 def _plotly(value: Any, meta: dict[str, Any]) -> None:
     st.plotly_chart(_as_json(value))
 
 
+@renders(
+    "application/vnd.vegalite.v5+json",
+    "application/vnd.vegalite.v4+json",
+    "application/vnd.vegalite.v3+json",
+)
 def _vega_lite(value: Any, meta: dict[str, Any]) -> None:
     st.vega_lite_chart(_as_json(value))
 
 
+@renders("image/png", "image/jpeg")
 def _image(value: Any, meta: dict[str, Any]) -> None:
     data = base64.b64decode(display.as_text(value))
     st.image(data, width=_width(meta))
 
 
+@renders("image/svg+xml")
 def _svg(value: Any, meta: dict[str, Any]) -> None:
     st.image(display.as_text(value), width=_width(meta))
 
 
+@renders("application/vnd.dataresource+json")
 def _table(value: Any, meta: dict[str, Any]) -> None:
     # A pandas DataFrame (table-schema MIME): sortable, scrolls inside the cell.
     table = _as_json(value)
@@ -45,6 +72,7 @@ def _table(value: Any, meta: dict[str, Any]) -> None:
         st.caption(f"First {shown} of {rows} rows (pandas' display.max_rows).")
 
 
+@renders("text/html")
 def _html(value: Any, meta: dict[str, Any]) -> None:
     markup = display.as_text(value)
     if display.needs_scripts(markup):
@@ -53,37 +81,25 @@ def _html(value: Any, meta: dict[str, Any]) -> None:
         st.html(sanitize.contain_html(markup))
 
 
+@renders("text/markdown")
 def _markdown(value: Any, meta: dict[str, Any]) -> None:
     st.markdown(display.as_text(value))
 
 
+@renders("text/latex")
 def _latex(value: Any, meta: dict[str, Any]) -> None:
     st.latex(display.latex_body(display.as_text(value)))
 
 
+@renders("application/json")
 def _json(value: Any, meta: dict[str, Any]) -> None:
     st.json(_as_json(value), expanded=2)
 
 
+@renders("text/plain")
 def _plain(value: Any, meta: dict[str, Any]) -> None:
     _text(display.as_text(value))
 
-
-REGISTRY: dict[str, Renderer] = {
-    "application/vnd.plotly.v1+json": _plotly,
-    "application/vnd.vegalite.v5+json": _vega_lite,
-    "application/vnd.vegalite.v4+json": _vega_lite,
-    "application/vnd.vegalite.v3+json": _vega_lite,
-    "image/png": _image,
-    "image/jpeg": _image,
-    "image/svg+xml": _svg,
-    "application/vnd.dataresource+json": _table,
-    "text/html": _html,
-    "text/markdown": _markdown,
-    "text/latex": _latex,
-    "application/json": _json,
-    "text/plain": _plain,
-}
 
 # st.plotly_chart needs the plotly package in the app's environment; without it the
 # bundle's next type (usually text/html in an iframe) is shown instead.
@@ -112,9 +128,9 @@ def render_output(output: NotebookNode) -> None:
 def render_bundle(data: dict[str, Any], metadata: dict[str, Any]) -> None:
     """Render the richest type of a MIME bundle; fall back to plainer ones on failure."""
     remaining = dict(data)
-    while (mime := display.pick_mime(remaining, AVAILABLE)) is not None:
+    while (kind := mime.pick(remaining, AVAILABLE)) is not None:
         try:
-            REGISTRY[mime](remaining.pop(mime), metadata.get(mime) or {})
+            REGISTRY[kind](remaining.pop(kind), metadata.get(kind) or {})
             return
         except Exception:  # a malformed payload: try the next type, as Jupyter does
             continue

@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from neuralis import display
 from neuralis.kernels import Kernel, connect
 from neuralis.messages import Msg
-from neuralis.outputs import CellOutputs, reduce
+from neuralis.outputs import CellOutputs, display, reduce
 from tests.ui.conftest import captions, make_notebook, read, wait_done
 
 MIME = "application/vnd.dataresource+json"

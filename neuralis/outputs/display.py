@@ -1,4 +1,5 @@
-"""Pure helpers for showing outputs: MIME priority, truncation, ANSI to HTML.
+"""Pure helpers for showing outputs: truncation, ANSI to HTML, tables (the MIME order is
+:mod:`neuralis.outputs.mime`).
 
 The Streamlit side (``neuralis.ui.outputs``) maps each MIME type to one small function;
 what can be decided without Streamlit is decided here and tested on its own.
@@ -10,22 +11,6 @@ import html
 import re
 from dataclasses import dataclass
 from typing import Any
-
-MIME_PRIORITY: tuple[str, ...] = (
-    "application/vnd.plotly.v1+json",
-    "application/vnd.vegalite.v5+json",
-    "application/vnd.vegalite.v4+json",
-    "application/vnd.vegalite.v3+json",
-    "image/png",
-    "image/jpeg",
-    "image/svg+xml",
-    "application/vnd.dataresource+json",
-    "text/html",
-    "text/markdown",
-    "text/latex",
-    "application/json",
-    "text/plain",
-)
 
 MAX_LINES = 400
 """Text outputs longer than this show head and tail; the file keeps them whole."""
@@ -40,14 +25,6 @@ def as_text(value: Any) -> str:
     if isinstance(value, list):
         return "".join(str(v) for v in value)
     return "" if value is None else str(value)
-
-
-def pick_mime(data: dict[str, Any], available: frozenset[str] | None = None) -> str | None:
-    """Return the richest MIME type of a bundle that can be shown (``available`` filters)."""
-    for mime in MIME_PRIORITY:
-        if mime in data and (available is None or mime in available):
-            return mime
-    return None
 
 
 @dataclass(frozen=True)
