@@ -155,3 +155,19 @@ def test_the_checker_sees_what_runs_back_up(tmp_path: Path) -> None:
         "kernels (layer 3) imports document (layer 5)",
         "outputs (layer 2) imports fresh (layer 7)",
     ]
+
+
+def test_every_import_of_ours_names_a_module_that_exists() -> None:
+    """After a move, a stale import fails here (mypy's ignore_missing_imports hides it)."""
+
+    def exists(module: str) -> bool:
+        path = ROOT.joinpath(*module.split("."))
+        return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+    missing = sorted(
+        f"{name} imports {target}"
+        for name, path in sources()
+        for target in imports(path)
+        if target.split(".")[0] == "neuralis" and not exists(target)
+    )
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
