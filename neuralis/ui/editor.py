@@ -58,6 +58,39 @@ _SHORTCUTS = """
 </script>
 """.replace("ACE_CSS", repr(_ACE_CSS.replace("LINE_HEIGHT", str(LINE_HEIGHT))))
 
+# streamlit-ace hard-codes Ace's live autocompletion, whose popup opens while one types and
+# takes the next Enter: `import time` + Enter saved `import NotImplemented`. This script
+# (its own, apart from the shortcuts) turns it off in every editor of every editor frame,
+# new ones included; completion stays on an explicit Ctrl+Space (basic autocompletion).
+_NO_LIVE_COMPLETION = """
+<script>
+(function () {
+  if (window.__neuralisNoLive) { return; }
+  window.__neuralisNoLive = true;
+  function quiet(win) {
+    win.document.querySelectorAll(".ace_editor").forEach(function (el) {
+      const ed = el.env && el.env.editor;
+      if (ed && ed.getOption("enableLiveAutocompletion")) {
+        ed.setOptions({enableLiveAutocompletion: false});
+      }
+    });
+  }
+  function sweep() {
+    document.querySelectorAll('iframe[title*="streamlit_ace"]').forEach(function (frame) {
+      let win;
+      try { win = frame.contentWindow; if (!win || !win.document) { return; } quiet(win); }
+      catch (e) { return; }
+      if (!win.__neuralisNoLive) {  // an editor made between sweeps: before its first key
+        win.__neuralisNoLive = true;
+        win.addEventListener("keydown", function () { quiet(win); }, true);
+      }
+    });
+  }
+  setInterval(sweep, 300);
+})();
+</script>
+"""
+
 _STYLES = """
 <style>
 pre.neuralis-ansi, pre.neuralis-stderr {
@@ -72,9 +105,11 @@ pre.neuralis-stderr { background: #fdecec; }
 
 
 def install_page_helpers() -> None:
-    """Add the Ctrl+Enter shortcut and the output styles to the page (once per run)."""
+    """Add the Ctrl+Enter shortcut, the editors without live completion and the output
+    styles to the page (once per run)."""
     st.html(_STYLES)
     st.html(_SHORTCUTS, unsafe_allow_javascript=True)
+    st.html(_NO_LIVE_COMPLETION, unsafe_allow_javascript=True)
 
 
 def code_editor(key: str, source: str, *, language: str = "python") -> str:
