@@ -20,7 +20,6 @@ LAYERS: dict[str, int] = {
     "pages": 7,
     "ui": 6,
     "cli": 6,
-    "cli_kernels": 6,
     "__main__": 6,
     "document": 5,
     "sessions": 5,

@@ -1,4 +1,4 @@
-"""The ``neuralis`` command line (also ``python -m neuralis``).
+"""The command line's parser and ``neuralis run`` (``neuralis.cli.kernels`` adds the rest).
 
 Exit codes: 0 done; 1 a cell raised; 2 bad input; 3 infrastructure (kernel, gateway, Docker).
 Expected failures print one or two plain lines on stderr, never a traceback.
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-errors", action="store_true", help="run on when a cell raises")
     run.set_defaults(handler=cmd_run)
     if docker_support():  # `neuralis kernels` manages Docker kernels: absent without them
-        from neuralis.cli_kernels import add_kernels_parser
+        from neuralis.cli.kernels import add_kernels_parser
 
         add_kernels_parser(cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
