@@ -409,6 +409,12 @@ class Broker:
         with self._lock:
             self._stop_kernel(nb, wait=wait)
 
+    def kernel(self, notebook: str) -> Kernel | None:
+        """Return the notebook's running kernel, if one runs (to inspect, not to drive)."""
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            return nb.kernel if nb and nb.status in ("idle", "busy") else None
+
     def shutdown_all(self, *, wait: bool = False) -> None:
         """Stop every kernel the broker owns."""
         for key in self.notebooks():

@@ -30,14 +30,17 @@ class Sessions:
         self._lock = threading.Lock()
         self._attached: dict[str, set[str]] = {}  # notebook -> session ids
         self._detached_at: dict[str, float] = {}
+        self._opened_by: dict[str, str] = {}
 
     def handle(self) -> ClientHandle:
         """Return a new handle for a browser session."""
         return ClientHandle(self, uuid.uuid4().hex)
 
-    def attach(self, session: str, notebook: str) -> None:
-        """Record that a session shows a notebook (and no other)."""
+    def attach(self, session: str, notebook: str, who: str | None = None) -> None:
+        """Record that a session shows a notebook (and no other); ``who`` is its user."""
         with self._lock:
+            if who and not self._attached.get(notebook):
+                self._opened_by[notebook] = who  # the first to show it since nobody did
             for key in [k for k, ids in self._attached.items() if session in ids]:
                 if key != notebook:
                     self._drop(session, key)
@@ -68,6 +71,11 @@ class Sessions:
             time.sleep(0.05)
         self.documents.store_partial()
         self.documents.flush_all()
+
+    def opened_by(self, notebook: str) -> str | None:
+        """Return who opened a notebook (when a gate names its users)."""
+        with self._lock:
+            return self._opened_by.get(notebook)
 
     def attached(self, notebook: str) -> int:
         """Return how many sessions show a notebook."""
@@ -109,9 +117,9 @@ class ClientHandle:
         """Return the shared broker."""
         return self.sessions.broker
 
-    def attach(self, notebook: str) -> None:
-        """Show a notebook in this session."""
-        self.sessions.attach(self.session_id, notebook)
+    def attach(self, notebook: str, who: str | None = None) -> None:
+        """Show a notebook in this session (``who``: the gate's name for its user)."""
+        self.sessions.attach(self.session_id, notebook, who)
 
     def release(self) -> None:
         """Detach this session, cull what nobody uses any more, and again once it expires."""

@@ -509,6 +509,16 @@ def stats(name: str, notebook: str | None = None) -> Stats:
     return _stats(raw)
 
 
+def memory_used(name: str, notebook: str | None = None) -> int | None:
+    """Return the memory a running container uses (one quick sample), or None if not running."""
+    container = find(name, notebook)
+    if container is None or container.status != "running":
+        return None
+    with translated(f"read the stats of {name!r}"):
+        raw: dict[str, Any] = container.stats(stream=False, one_shot=True)
+    return _stats(raw).memory_used
+
+
 def _stats(raw: dict[str, Any]) -> Stats:
     cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
     delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(

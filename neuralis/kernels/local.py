@@ -145,6 +145,12 @@ class LocalKernel(OwnedKernel):
         except (OSError, RuntimeError) as exc:
             raise KernelStartError(f"Could not start kernel {self._name!r}: {exc}") from exc
 
+    @property
+    def pid(self) -> int | None:
+        """Return the kernel process's id while it runs."""
+        pid = getattr(self._km.provisioner, "pid", None)
+        return pid if isinstance(pid, int) and self._km.has_kernel else None
+
     def start(self, timeout: float = 60.0) -> None:
         """Launch the process (unless launched) and wait until it answers ``kernel_info``."""
         with self._io:

@@ -37,6 +37,16 @@ def admitted() -> bool:
     return secret is None or guard.valid_cookie(_cookies().get(guard.COOKIE), secret)
 
 
+def who() -> str | None:
+    """Name the visitor for the team's view: the OIDC user, "team password", or None."""
+    if guard.oidc():
+        if not _logged_in():
+            return None
+        found = st.user.get("email") or st.user.get("name") or st.user.get("sub")
+        return str(found) if found else None
+    return "team password" if guard.password() is not None else None
+
+
 def draw_gate() -> None:
     """Draw the gate's screen: Log in (OIDC), or the way to the password page."""
     st.title("Neuralis")

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from neuralis import team
 from neuralis.config import Settings
 from neuralis.environment.jobs import Builds, BuildState
 from neuralis.errors import NeuralisError
@@ -24,12 +25,48 @@ def builds() -> Builds:
 def render() -> None:
     """Draw the whole page."""
     st.title("Kernels")
+    _running_kernels()
     if not _docker_banner():
         return
     settings = Settings.from_env()
     _build_form(settings)
     st.fragment(_build_progress)()
     _kernel_table(settings)
+
+
+def _running_kernels() -> None:
+    """Every running kernel, local and Docker, and Stop selected / Stop unattended."""
+    from neuralis.ui import state
+
+    sessions = state.sessions()
+    st.subheader("Running kernels")
+    kernels = team.running_kernels(sessions)
+    if not kernels:
+        st.caption("No kernel is running.")
+        return
+    rows = [
+        {
+            "notebook": k.notebook,
+            "kernel": k.spec,
+            "opened by": k.opened_by or "",
+            "status": k.status,
+            "idle": duration(k.idle) if k.idle is not None else "",
+            "memory": f"{k.memory / 2**20:.0f} MB" if k.memory is not None else "",
+            "tabs": k.tabs,
+        }
+        for k in kernels
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch", key="running-table")
+    chosen = st.multiselect("Kernels to stop", [k.notebook for k in kernels], key="running-pick")
+    left, right, _ = st.columns([1, 1, 2])
+    if left.button("Stop selected", key="running-stop", disabled=not chosen):
+        st.success(f"Stopped {len(team.stop(sessions, chosen))} kernel(s).")
+        st.rerun()
+    idle = team.unattended(kernels)
+    if right.button(f"Stop unattended ({len(idle)})", key="running-cull", disabled=not idle,
+                    help="Stop the idle kernels no tab shows"):  # fmt: skip
+        team.stop(sessions, idle)
+        st.rerun()
 
 
 def _docker_banner() -> bool:

@@ -18,6 +18,7 @@ from neuralis.document import Document, Documents
 from neuralis.errors import NeuralisError, NotebookTooLarge
 from neuralis.execution import Broker
 from neuralis.sessions import ClientHandle, Sessions
+from neuralis.ui import auth
 from neuralis.workspace import Workspace
 
 DOC = "neuralis_doc"
@@ -122,7 +123,7 @@ def document() -> Document | None:
     elif doc is not None and not name:
         st.query_params["file"] = doc.name
     if doc is not None:
-        handle().attach(doc.key)
+        handle().attach(doc.key, auth.who())
         if broker().spec(doc.key) is None:
             broker().attach(doc.key, doc.kernel, doc.path.parent)
     return doc

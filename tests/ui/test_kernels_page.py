@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.docker.conftest import docker_engine
+from tests.ui.conftest import make_notebook, wait_done
 
 __all__ = ["docker_engine"]
 
@@ -38,3 +40,33 @@ def test_with_docker_the_form_checks_packages(app: Callable[..., AppTest]) -> No
     assert not at.error
     assert not at.button(key="build-start").disabled
     assert at.get("download_button")  # the build script of the spec in the form
+
+
+def test_running_kernels_are_listed_and_several_stopped_at_once(
+    app: Callable[..., AppTest], notebook_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neuralis.ui import auth, state
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # local kernels only
+    names = ["a.ipynb", "b.ipynb", "c.ipynb"]
+    for i, name in enumerate(names):
+        (cid,) = make_notebook(notebook_dir, name, ["x = bytearray(50 * 2**20)\nprint('ok')"])
+        monkeypatch.setattr(auth, "who", lambda i=i: ["ana@example.com", None, "ana"][i])
+        at = app(file=name)
+        at.button(key=f"run-{cid}").click().run()
+        wait_done(at)
+    broker = state.sessions().broker
+    assert [broker.kernel_status(k) for k in sorted(broker.notebooks())] == ["idle"] * 3
+    at = app(page=PAGE)
+    table = at.dataframe[0].value
+    assert sorted(Path(n).name for n in table["notebook"]) == names
+    assert list(table["opened by"]) == ["ana@example.com", "", "ana"]
+    assert set(table["status"]) == {"idle"} and all(table["idle"])
+    assert all(int(m.split()[0]) >= 50 for m in table["memory"])  # the 50 MB each one holds
+    keys = list(table["notebook"])
+    at.multiselect(key="running-pick").set_value(keys[:2]).run()
+    at.button(key="running-stop").click().run()
+    assert not at.exception
+    assert [broker.kernel_status(k) for k in keys] == ["none", "none", "idle"]
+    left = at.dataframe[0].value
+    assert list(left["notebook"]) == keys[2:]
