@@ -24,7 +24,7 @@ from neuralis.errors import NeuralisError, NotebookChangedOnDisk
 from neuralis.execution import Broker, RunRecord, store_run
 from neuralis.notebook import Fingerprint, fingerprint, read_notebook, write_notebook
 from neuralis.notebook.cells import cell_by_id
-from neuralis.workspace import Workspace, kernel_of, set_kernel
+from neuralis.notebook.workspace import Workspace, kernel_of, set_kernel
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from neuralis.document import Document
 from neuralis.execution import Broker
+from neuralis.notebook.workspace import Workspace
 from neuralis.sessions import Sessions
-from neuralis.workspace import Workspace
 from tests.ui.conftest import make_notebook, read
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,6 @@ LAYERS: dict[str, int] = {
     "docker": 3,
     "outputs": 2,
     "notebook": 2,
-    "workspace": 2,
     "messages": 1,
     "config": 1,
     "errors": 1,

@@ -12,8 +12,8 @@ from neuralis.errors import InvalidName, NotebookFormatError, NotebookTooLarge
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells as ops
 from neuralis.notebook import new_notebook
+from neuralis.notebook.workspace import Workspace, check_name, export_python, kernel_of, set_kernel
 from neuralis.outputs import CellOutputs, display, mime
-from neuralis.workspace import Workspace, check_name, export_python, kernel_of, set_kernel
 
 
 def test_first_start_writes_a_valid_welcome_notebook(tmp_path: Path) -> None:

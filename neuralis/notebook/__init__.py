@@ -1,6 +1,6 @@
-"""Notebook files: reading, validating, atomic saving, cell operations. No kernels here."""
+"""Notebooks without kernels: files (read, validate, save atomically), cells, the workspace."""
 
-from neuralis.notebook.io import (
+from neuralis.notebook.files import (
     Fingerprint,
     fingerprint,
     new_notebook,

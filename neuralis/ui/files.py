@@ -11,9 +11,9 @@ from nbformat import NotebookNode
 
 from neuralis.document import Document
 from neuralis.errors import NeuralisError
+from neuralis.notebook.workspace import Workspace, export_python
 from neuralis.sanitize import label_text, markdown_text
 from neuralis.ui import state
-from neuralis.workspace import Workspace, export_python
 
 
 def draw_files(ws: Workspace, doc: Document | None) -> None:

@@ -17,9 +17,9 @@ from neuralis.config import Settings
 from neuralis.document import Document, Documents
 from neuralis.errors import NeuralisError, NotebookTooLarge
 from neuralis.execution import Broker
+from neuralis.notebook.workspace import Workspace
 from neuralis.sessions import ClientHandle, Sessions
 from neuralis.ui import auth
-from neuralis.workspace import Workspace
 
 DOC = "neuralis_doc"
 """This session's reference to the shared document it shows (not a copy)."""

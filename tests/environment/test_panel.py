@@ -21,8 +21,8 @@ def panel_app(path: str) -> None:
     from pathlib import Path
 
     from neuralis.document import Document
+    from neuralis.notebook.workspace import Workspace
     from neuralis.ui.environment import render_environment_panel
-    from neuralis.workspace import Workspace
 
     p = Path(path)
     render_environment_panel(Document.open(Workspace(p.parent), p.name))

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from neuralis.notebook import read_notebook, write_notebook
-from neuralis.workspace import set_kernel
+from neuralis.notebook.workspace import set_kernel
 from tests.proxy import RecordingListener
 from tests.ui.conftest import make_notebook, wait_done
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from neuralis.config import Settings
 from neuralis.notebook import read_notebook, write_notebook
-from neuralis.workspace import set_kernel
+from neuralis.notebook.workspace import set_kernel
 from tests.ui.conftest import act, captions, make_notebook, read, texts, wait_done
 
 
