@@ -7,6 +7,10 @@ Streamlit's script, it draws the frame and the page the address names.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import streamlit as st
 from starlette.middleware import Middleware
 
@@ -17,4 +21,15 @@ if __name__ == "__main__":  # a script run (Streamlit's runner, AppTest)
 
     frame.run()
 else:  # imported as the server's ASGI app
-    app = st.App(__file__, middleware=[Middleware(Guard)])
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+        yield None
+        # At shutdown (SIGTERM): stop the kernels and write every run into its file, what a
+        # cut-short run printed included. Not in atexit: uvicorn raises the signal again
+        # once it has stopped, which ends the process before atexit handlers run.
+        from neuralis.ui import state
+
+        await asyncio.to_thread(state.sessions.close)
+
+    app = st.App(__file__, middleware=[Middleware(Guard)], lifespan=_lifespan)

@@ -53,6 +53,13 @@ class _ProcessSessions:
                 self._made = made
             return self._made
 
+    def close(self) -> None:
+        """At the server's shutdown: stop the kernels, write every run into its file."""
+        with self._lock:
+            made = self._made
+        if made is not None:
+            made.close()
+
     def clear(self) -> None:
         """Forget the registry (tests: the next call reads the settings again)."""
         with self._lock:
