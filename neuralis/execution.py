@@ -117,6 +117,14 @@ class _Notebook:
         self.ready.set()
         self.confirmed: set[str] = set()
         """Gateway URLs (other than the configured one) the user agreed to connect to."""
+
+    def become(self, status: KernelStatus, error: str | None = None) -> None:
+        """Move the kernel to ``status``: the one place it changes (the broker's lock held).
+
+        ``error`` says why a kernel is "dead"; every other status clears it, so a reason never
+        outlives the death it explains.
+        """
+        self.status, self.error = status, error
         self.spread: set[str] = set()
         """Cells whose record a display update of the running cell rewrote."""
 
@@ -225,7 +233,7 @@ class Broker:
             nb = self._require(notebook)
             nb.confirmed.add(url)
             if nb.kernel is None and nb.status == "dead":  # dead only for want of a yes
-                nb.status, nb.error = "none", None
+                nb.become("none")
             self._changed.notify_all()
 
     def notebooks(self) -> list[str]:
@@ -347,7 +355,7 @@ class Broker:
             nb.ready.clear()  # before anything else: cells queued from now on wait for us
             self._drop_queue(nb, "The kernel was restarted before it ran.")
             _release_input(nb)  # a cell waiting on input() must let go of the kernel
-            nb.status, nb.error = "starting", None  # what the page shows from now on
+            nb.become("starting")  # what the page shows from now on
             self._changed.notify_all()
         if wait:
             self._restart(nb)
@@ -373,8 +381,7 @@ class Broker:
             _interrupt_quietly(kernel if running else None)
             self._wait_idle(nb.key, 5.0)
             with self._lock:
-                nb.status = "starting"
-                nb.error = None
+                nb.become("starting")
                 self._changed.notify_all()
             try:
                 if kernel is None:
@@ -389,7 +396,7 @@ class Broker:
                 raise
             with self._lock:
                 nb.kernel = kernel
-                nb.status = "idle"
+                nb.become("idle")
                 self._changed.notify_all()
         finally:
             with self._lock:
@@ -441,8 +448,7 @@ class Broker:
     def _stop_kernel(self, nb: _Notebook, *, wait: bool = False) -> None:
         _release_input(nb)  # a cell waiting on input() lets go of the kernel being stopped
         kernel, nb.kernel = nb.kernel, None
-        nb.status = "none"
-        nb.error = None
+        nb.become("none")
         self._changed.notify_all()
         if kernel is None:
             return
@@ -460,8 +466,7 @@ class Broker:
 
     def _mark_dead(self, nb: _Notebook, why: str) -> None:
         with self._lock:
-            nb.status = "dead"
-            nb.error = why
+            nb.become("dead", why)
             self._changed.notify_all()
 
     def _ensure_worker(self, nb: _Notebook) -> None:
@@ -501,7 +506,7 @@ class Broker:
             nb.cancel = False
             nb.answered.clear()
             if nb.kernel is not None and nb.status != "dead":
-                nb.status = "busy"
+                nb.become("busy")
             self._changed.notify_all()
             return rec, nb.kernel if nb.status != "dead" else None
 
@@ -524,7 +529,7 @@ class Broker:
                 with self._lock:
                     nb.running = None
                     if nb.status == "busy":
-                        nb.status = "idle"
+                        nb.become("idle")
                     self._changed.notify_all()
 
     def _finished(self, nb: _Notebook, cell_id: str) -> None:
@@ -556,7 +561,7 @@ class Broker:
         with self._lock:
             if nb.status == "dead":
                 raise KernelDied(nb.error or "The kernel is dead. Restart it to continue.")
-            nb.status = "starting"
+            nb.become("starting")
             self._changed.notify_all()
         try:
             kernel = self._start(nb)
@@ -564,7 +569,8 @@ class Broker:
             self._mark_dead(nb, str(exc))
             raise
         with self._lock:
-            nb.kernel, nb.status = kernel, "busy"
+            nb.kernel = kernel
+            nb.become("busy")
             self._changed.notify_all()
         return kernel
 
@@ -686,10 +692,12 @@ class Broker:
                 self._changed.notify_all()
                 return
             if isinstance(exc, KernelDied):
-                nb.status, nb.error = "dead", str(exc)
+                nb.become("dead", str(exc))
             elif isinstance(exc, KernelError) and nb.status in ("busy", "starting"):
-                nb.status = "idle" if nb.kernel is not None else "dead"
-                nb.error = None if nb.kernel is not None else str(exc)
+                if nb.kernel is not None:
+                    nb.become("idle")  # the cell failed, the kernel did not
+                else:
+                    nb.become("dead", str(exc))
             self._drop_queue(nb, "Not run: an earlier cell failed.")
             self._changed.notify_all()
 

@@ -13,23 +13,20 @@ from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.live import draw_live_outputs, is_live, remember
 from neuralis.ui.outputs import render_outputs
-from neuralis.ui.window import DRAWN, show_cell
+from neuralis.ui.session_keys import (
+    ACTED,
+    DRAWN,
+    EDITING,
+    EDITORS,
+    RESELECT,
+    SELECTED,
+    UNDO,
+    UNDO_AT,
+)
+from neuralis.ui.window import show_cell
 
 QUICK_WAIT = 0.15
 EAGER_EDITORS = 40
-EDITING = "neuralis_editing"
-ACTED = "neuralis_acted"
-"""Cell id -> how many actions it has had; part of its action widget's key (see action_key)."""
-UNDO = "neuralis_undo"
-"""Notebook key -> the cells deleted in this session, last one last (see undo_delete)."""
-_UNDO_AT = "neuralis_undo_at"
-"""The cell that shows "Undo delete": the one selected right after a deletion."""
-SELECTED = "neuralis_selected"
-EDITORS = "neuralis_editors"
-"""Cell id -> (n, text): this session's editor of the cell (widget key ``ace-ID-n``) and the
-text it is known to hold. When the cell's text changes elsewhere (another tab, the file on
-disk) and nothing was typed here since, ``n`` goes up: a new editor shows the new text."""
-_RESELECT = "neuralis_reselect"
 _STATUS_ICON = {
     "queued": ":material/schedule:",
     "running": ":material/progress_activity:",
@@ -86,7 +83,7 @@ def _cell(cell_id: str) -> None:
             _markdown_body(doc, cell_id, cell.source)
     # What this cell shows now: the page's watcher redraws it when that is out of date.
     remember(doc, cell_id, rec)
-    if st.session_state.pop(_RESELECT, None):
+    if st.session_state.pop(RESELECT, None):
         st.rerun()  # the outline moved to this cell from another (rare: after an edit)
 
 
@@ -115,7 +112,7 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
             args=(cell_id,),
         )
         status.caption("Markdown")
-    if st.session_state.get(_UNDO_AT) == cell_id and st.session_state.get(UNDO, {}).get(doc.key):
+    if st.session_state.get(UNDO_AT) == cell_id and st.session_state.get(UNDO, {}).get(doc.key):
         row.button(
             "Undo delete",
             icon=":material/undo:",
@@ -157,7 +154,7 @@ def _on_run(cell_id: str) -> None:
     if isinstance(text, str):
         apply_edit(doc, cell_id, text)
     moved = select(cell_id)
-    st.session_state.pop(_UNDO_AT, None)
+    st.session_state.pop(UNDO_AT, None)
     run_cells(doc, [cell_id])
     # Most cells take milliseconds: a short wait lets this very rerun draw the output,
     # saving the watcher's round trip. The cell still runs in the broker's thread.
@@ -192,7 +189,7 @@ def _on_action(cell_id: str) -> None:
     if doc is None or action is None:
         return
     st.session_state[SELECTED] = cell_id
-    st.session_state.pop(_UNDO_AT, None)
+    st.session_state.pop(UNDO_AT, None)
     if action == "edit":  # only this cell changes: its fragment reruns by itself
         st.session_state.setdefault(EDITING, set()).add(cell_id)
         return
@@ -239,7 +236,7 @@ def _editor(doc: Document, cell_id: str, source: str, language: str = "python") 
     text = code_editor(f"{prefix}-{cell_id}-{n}", known, language=language)
     # An edit selects the cell: the outline moves to it from the one selected before.
     if text != known and apply_edit(doc, cell_id, text) and select(cell_id):
-        st.session_state[_RESELECT] = True
+        st.session_state[RESELECT] = True
 
 
 def apply_edit(doc: Document, cell_id: str, text: str) -> bool:
@@ -358,7 +355,7 @@ def _restructure(doc: Document, cell_id: str, action: str) -> None:
         index = cells.index_of(nb, cell_id)
         _deleted(doc).append(cells.delete_cell(nb, cell_id))
         after = str(nb.cells[min(index, len(nb.cells) - 1)]["id"])
-        st.session_state[SELECTED] = st.session_state[_UNDO_AT] = after
+        st.session_state[SELECTED] = st.session_state[UNDO_AT] = after
 
 
 def _deleted(doc: Document) -> list[cells.Deleted]:
@@ -374,14 +371,14 @@ def undo_delete() -> None:
     command mode) calls. With nothing deleted it does nothing.
     """
     doc = state.current()
-    st.session_state.pop(_UNDO_AT, None)
+    st.session_state.pop(UNDO_AT, None)
     stack = _deleted(doc) if doc is not None else []
     if doc is None or not stack:
         return
     cell_id = cells.restore_cell(doc.nb, stack.pop())
     st.session_state[SELECTED] = cell_id
     if stack:  # more to undo: the button stays, on the cell just restored
-        st.session_state[_UNDO_AT] = cell_id
+        st.session_state[UNDO_AT] = cell_id
     show_cell(doc, cell_id)
     doc.save()
     st.rerun()

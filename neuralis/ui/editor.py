@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_ace import st_ace
 
+from neuralis.ui.session_keys import EDITOR_INIT
+
 # Ace lays out lines of its measured font height (16 px for its 14 px monospace font), and
 # at 1x pixel density an underscore falls just below that box and is not drawn: `a_b` read
 # as `a b`. streamlit-ace has no option for it, so the script below gives every editor frame
@@ -118,7 +120,7 @@ def code_editor(key: str, source: str, *, language: str = "python") -> str:
     The editor gets ``source`` only when it is created: later arguments must not change,
     or the component would reset its text to them and drop what the user typed since.
     """
-    initial: dict[str, str] = st.session_state.setdefault("neuralis_editor_init", {})
+    initial: dict[str, str] = st.session_state.setdefault(EDITOR_INIT, {})
     if key not in st.session_state:
         # A new editor, or one drawn again after a run without it (the cell was deleted
         # and restored, or changed type and back): it starts from the text the cell has now.

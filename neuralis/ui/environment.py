@@ -18,6 +18,7 @@ from neuralis.errors import NeuralisError
 from neuralis.optional import docker_support
 from neuralis.sanitize import code_span, markdown_text
 from neuralis.ui import state
+from neuralis.ui.session_keys import ENV_PENDING
 
 if docker_support():  # without it the panel draws nothing, and nothing below runs
     from neuralis.environment import record
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from neuralis.docker.spec import ImageSpec
     from neuralis.environment.record import Drift, Environment
 
-PENDING = "neuralis_env_pending"
 Action = Literal["select", "add"]
 
 
@@ -202,13 +202,13 @@ def _start(doc: Document, spec: ImageSpec, action: Action, settings: Settings) -
     from neuralis.ui.kernels_page import builds
 
     builds().start(spec, settings)
-    st.session_state[PENDING] = Pending(doc.key, spec.name, action)
+    st.session_state[ENV_PENDING] = Pending(doc.key, spec.name, action)
     st.rerun()
 
 
 def _building(doc: Document) -> bool:
     """Show a running build's progress (polling); True while it runs."""
-    pending = st.session_state.get(PENDING)
+    pending = st.session_state.get(ENV_PENDING)
     if not isinstance(pending, Pending) or pending.notebook != doc.key:
         return False
     st.fragment(_progress, run_every=2)()
@@ -218,7 +218,7 @@ def _building(doc: Document) -> bool:
 def _progress() -> None:
     from neuralis.ui.kernels_page import builds
 
-    pending = st.session_state.get(PENDING)
+    pending = st.session_state.get(ENV_PENDING)
     if not isinstance(pending, Pending):
         return
     build = builds().get(pending.kernel)
@@ -231,13 +231,13 @@ def _apply_finished(doc: Document) -> None:
     """Apply the result of a finished build started here: select, or record and restart."""
     from neuralis.ui.kernels_page import builds
 
-    pending = st.session_state.get(PENDING)
+    pending = st.session_state.get(ENV_PENDING)
     if not isinstance(pending, Pending) or pending.notebook != doc.key:
         return
     build = builds().get(pending.kernel)
     if build is not None and build.status == "running":
         return
-    del st.session_state[PENDING]
+    del st.session_state[ENV_PENDING]
     if build is None or build.status != "done":
         st.error(markdown_text(build.verdict) if build else "The build was lost: start it again.")
         return

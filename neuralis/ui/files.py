@@ -14,6 +14,7 @@ from neuralis.errors import NeuralisError
 from neuralis.notebook.workspace import Workspace, export_python
 from neuralis.sanitize import label_text, markdown_text
 from neuralis.ui import state
+from neuralis.ui.session_keys import PENDING_UPLOAD
 
 
 def draw_files(ws: Workspace, doc: Document | None) -> None:
@@ -55,10 +56,6 @@ def _new(ws: Workspace) -> None:
             st.rerun()
 
 
-_PENDING_UPLOAD = "neuralis_pending_upload"
-"""(name, bytes) of an upload whose name exists, until the user says replace or keep both."""
-
-
 def _upload(ws: Workspace) -> None:
     with st.form("upload-notebook", clear_on_submit=True, border=False):
         upload = st.file_uploader("Upload a notebook", type=["ipynb"])
@@ -70,7 +67,7 @@ def _upload(ws: Workspace) -> None:
                 st.error(f"Upload refused: {exc}")
                 return
             if taken:
-                st.session_state[_PENDING_UPLOAD] = (name, data)
+                st.session_state[PENDING_UPLOAD] = (name, data)
             else:
                 _store(ws, name, data, replace=False)
     _ask_replace(ws)
@@ -78,7 +75,7 @@ def _upload(ws: Workspace) -> None:
 
 def _ask_replace(ws: Workspace) -> None:
     """Ask what to do with an upload whose name exists: replace it, or keep both."""
-    pending = st.session_state.get(_PENDING_UPLOAD)
+    pending = st.session_state.get(PENDING_UPLOAD)
     if pending is None:
         return
     name, data = pending
@@ -89,13 +86,13 @@ def _ask_replace(ws: Workspace) -> None:
     if both.button("Keep both", key="upload-keep-both"):
         _store(ws, name, data, replace=False)
     if cancel.button("Cancel", key="upload-cancel"):
-        st.session_state.pop(_PENDING_UPLOAD, None)
+        st.session_state.pop(PENDING_UPLOAD, None)
         st.rerun()
 
 
 def _store(ws: Workspace, name: str, data: bytes, *, replace: bool) -> None:
     """Save an upload (over the file, or under a free name) and open it."""
-    st.session_state.pop(_PENDING_UPLOAD, None)
+    st.session_state.pop(PENDING_UPLOAD, None)
     try:
         stored = ws.upload(name, data, replace=replace)
     except NeuralisError as exc:

@@ -12,8 +12,7 @@ from neuralis.environment.jobs import Builds, BuildState
 from neuralis.errors import NeuralisError
 from neuralis.outputs.display import duration
 from neuralis.ui.kernel_bar import docker_specs
-
-BUILD_NAME = "neuralis_build_name"
+from neuralis.ui.session_keys import BUILD_NAME
 
 
 @st.cache_resource(show_spinner=False)

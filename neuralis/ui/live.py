@@ -24,7 +24,7 @@ from neuralis.document import Document
 from neuralis.execution import RunRecord
 from neuralis.ui import state
 from neuralis.ui.outputs import render_outputs
-from neuralis.ui.window import DRAWN
+from neuralis.ui.session_keys import DRAWN, PAGE, SHOWN
 
 POLL_SECONDS = 0.25
 """How often a running cell redraws its outputs."""
@@ -34,10 +34,6 @@ too, or something runs."""
 WATCH_ALONE = 2.0
 """How often it looks when this is the only tab (for the file changed by another program):
 every look costs the server a fragment run, and ten idle tabs should cost next to nothing."""
-SHOWN = "neuralis_shown"
-"""Cell id -> what the cell showed when last drawn (see :func:`_view`)."""
-PAGE = "neuralis_page_shown"
-"""What the last full run showed of the notebook as a whole (see :func:`_page_view`)."""
 WATCH_KEY = "nb-watch"
 
 

@@ -10,13 +10,14 @@ from neuralis.document import Document
 from neuralis.notebook import cells as ops
 from neuralis.sanitize import markdown_text
 from neuralis.ui import state
-from neuralis.ui.cells import QUICK_WAIT, SELECTED, draw_cell, run_range
+from neuralis.ui.cells import QUICK_WAIT, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
 from neuralis.ui.kernel_bar import draw_kernel_bar, restart
 from neuralis.ui.live import begin_page, draw_watcher
-from neuralis.ui.window import DRAWN, bounds, draw_pager, show_index
+from neuralis.ui.session_keys import DRAWN, SELECTED, TOO_LARGE
+from neuralis.ui.window import bounds, draw_pager, show_index
 
 
 def render() -> None:
@@ -58,7 +59,7 @@ def _show_notice() -> None:
     if notice is not None:
         kind, text = notice
         (st.info if kind == "info" else st.error)(markdown_text(text))  # may quote ?file=
-        if kind == "too-large" and (name := st.session_state.get(state.TOO_LARGE)):
+        if kind == "too-large" and (name := st.session_state.get(TOO_LARGE)):
             st.button(
                 "Clear its outputs and open it",
                 key="clear-too-large",

@@ -20,14 +20,9 @@ from neuralis.execution import Broker
 from neuralis.notebook.workspace import Workspace
 from neuralis.sessions import ClientHandle, Sessions
 from neuralis.ui import auth
+from neuralis.ui.session_keys import DOC, EDITORS, NOTICE, SESSION_ID, SHOWN, TOO_LARGE
 
-DOC = "neuralis_doc"
-"""This session's reference to the shared document it shows (not a copy)."""
-_VIEW_KEYS = ("neuralis_editors", "neuralis_shown")
-NOTICE = "neuralis_notice"
-TOO_LARGE = "neuralis_too_large"
-"""The notebook the last notice said is too large to open (it offers to clear outputs)."""
-_SESSION_ID = "neuralis_session_id"
+_VIEW_KEYS = (EDITORS, SHOWN)
 
 
 class _ProcessSessions:
@@ -91,9 +86,9 @@ def documents() -> Documents:
 
 def session_id() -> str:
     """Return this browser session's id (who made an edit, whose text was replaced)."""
-    found = st.session_state.get(_SESSION_ID)
+    found = st.session_state.get(SESSION_ID)
     if not isinstance(found, str):
-        found = st.session_state[_SESSION_ID] = uuid.uuid4().hex
+        found = st.session_state[SESSION_ID] = uuid.uuid4().hex
     return found
 
 

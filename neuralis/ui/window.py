@@ -17,11 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from neuralis.config import Settings
 from neuralis.document import Document
 from neuralis.notebook import cells as ops
-
-_START = "neuralis_window_start"
-"""Notebook key -> index of the first drawn cell."""
-DRAWN = "neuralis_drawn"
-"""Ids of the cells the last full run drew; the live poller redraws only those."""
+from neuralis.ui.session_keys import WINDOW_START
 
 
 def size() -> int:
@@ -34,7 +30,7 @@ def bounds(doc: Document) -> tuple[int, int]:
     total, step = len(doc.nb.cells), size()
     if step <= 0 or total <= step:
         return 0, total
-    start = st.session_state.get(_START, {}).get(doc.key, 0)
+    start = st.session_state.get(WINDOW_START, {}).get(doc.key, 0)
     start = min(max(0, start), (total - 1) // step * step)
     return start, min(total, start + step)
 
@@ -43,7 +39,7 @@ def show_index(doc: Document, index: int) -> None:
     """Move the window to the page holding cell ``index``."""
     step = size()
     if step > 0:
-        st.session_state.setdefault(_START, {})[doc.key] = max(0, index) // step * step
+        st.session_state.setdefault(WINDOW_START, {})[doc.key] = max(0, index) // step * step
 
 
 def show_cell(doc: Document, cell_id: str | None) -> None:
