@@ -11,7 +11,7 @@ from nbformat import NotebookNode
 
 from neuralis.document import Document
 from neuralis.errors import NeuralisError
-from neuralis.notebook.workspace import Workspace, export_python
+from neuralis.notebook.workspace import SUFFIX, Workspace, export_python
 from neuralis.sanitize import label_text, markdown_text
 from neuralis.ui import state
 from neuralis.ui.session_keys import PENDING_UPLOAD
@@ -43,24 +43,44 @@ def _listing(ws: Workspace, doc: Document | None) -> None:
             st.rerun()
 
 
+_JUST_CREATED = "neuralis_just_created"
+"""(name, time) of the notebook the New notebook form created last, in this session."""
+_CREATE_GRACE = 60.0
+"""Seconds after a create in which a blank Create is taken as a second click on it."""
+
+
 def _new(ws: Workspace) -> None:
     with st.form("new-notebook", clear_on_submit=True, border=False):
         name = st.text_input("New notebook", placeholder="analysis.ipynb")
         if st.form_submit_button("Create"):
+            # Enter in the field creates the notebook already; a click on Create just after
+            # it (the field cleared) is no request for a nameless one: no error over it.
+            just = st.session_state.pop(_JUST_CREATED, None)
+            if not name.strip() and just and time.monotonic() - just[1] < _CREATE_GRACE:
+                st.toast(f"{just[0]} is open (Enter in the field creates it).")
+                return
             try:
                 created = ws.create(name)
             except NeuralisError as exc:
                 st.error(str(exc))
                 return
+            st.session_state[_JUST_CREATED] = (created, time.monotonic())
             state.open_document(created)
             st.rerun()
 
 
 def _upload(ws: Workspace) -> None:
     with st.form("upload-notebook", clear_on_submit=True, border=False):
-        upload = st.file_uploader("Upload a notebook", type=["ipynb"])
+        # Any file is taken and refused here with the reason: the uploader's own type check
+        # shows only a red icon.
+        upload = st.file_uploader("Upload a notebook (.ipynb)")
         if st.form_submit_button("Upload") and upload is not None:
             name, data = upload.name, upload.getvalue()
+            if not name.endswith(SUFFIX):
+                st.error(
+                    f"{markdown_text(name)} is not uploaded: only .ipynb notebooks can be uploaded."
+                )
+                return
             try:
                 taken = ws.exists(name)
             except NeuralisError as exc:

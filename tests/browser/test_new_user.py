@@ -38,3 +38,35 @@ def test_enter_while_typing_never_takes_a_completion(page: Any, server: Server) 
     box.press("Control+Space")
     frame.locator(".ace_autocomplete").first.wait_for()
     box.press("Escape")
+
+
+def test_uploading_a_text_file_says_why_it_is_refused(
+    page: Any, server: Server, tmp_path: Any
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping: milk, eggs\n")
+    page.goto(server.url)
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.wait_for()
+    uploader.locator('input[type="file"]').set_input_files(str(notes))
+    uploader.get_by_text("notes.txt").wait_for()
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Upload").click()
+    page.get_by_text("only .ipynb notebooks can be uploaded").wait_for()
+    assert not list(server.notebook_dir.glob("notes*"))
+
+
+def test_create_after_enter_shows_no_stale_error(page: Any, server: Server) -> None:
+    """Enter in "New notebook" creates it; a click on Create after it is no blank name."""
+    page.goto(server.url)
+    field = page.get_by_label("New notebook")
+    field.fill("first-steps")
+    field.press("Enter")
+    page.wait_for_url("**file=first-steps.ipynb*")
+    page.get_by_role("button", name="Run all", exact=True).wait_for()
+    if not page.get_by_label("New notebook").is_visible():  # the file browser is shut
+        page.locator('[data-testid="stExpander"] summary').first.click()
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Create").click()
+    page.get_by_text("first-steps.ipynb is open").first.wait_for()
+    assert page.get_by_text("Give the notebook a name").count() == 0
+    assert (server.notebook_dir / "first-steps.ipynb").exists()
+    assert not (server.notebook_dir / "first-steps-2.ipynb").exists()
