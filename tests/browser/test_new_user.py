@@ -63,9 +63,13 @@ def test_create_after_enter_shows_no_stale_error(page: Any, server: Server) -> N
     field.press("Enter")
     page.wait_for_url("**file=first-steps.ipynb*")
     page.get_by_role("button", name="Run all", exact=True).wait_for()
-    if not page.get_by_label("New notebook").is_visible():  # the file browser is shut
+    create = page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Create")
+    for _ in range(10):  # the file browser shuts once a notebook is open: open it again
+        page.wait_for_timeout(500)
+        if create.is_visible():
+            break
         page.locator('[data-testid="stExpander"] summary').first.click()
-    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Create").click()
+    create.click()
     page.get_by_text("first-steps.ipynb is open").first.wait_for()
     assert page.get_by_text("Give the notebook a name").count() == 0
     assert (server.notebook_dir / "first-steps.ipynb").exists()
