@@ -56,7 +56,12 @@ def _running_kernels() -> None:
         for k in kernels
     ]
     st.dataframe(rows, hide_index=True, width="stretch", key="running-table")
-    chosen = st.multiselect("Kernels to stop", [k.notebook for k in kernels], key="running-pick")
+    labels = {
+        k.notebook: k.notebook + (f" ({k.opened_by})" if k.opened_by else "") for k in kernels
+    }
+    chosen = st.multiselect(
+        "Kernels to stop", list(labels), format_func=labels.__getitem__, key="running-pick"
+    )
     left, right, _ = st.columns([1, 1, 2])
     if left.button("Stop selected", key="running-stop", disabled=not chosen):
         st.success(f"Stopped {len(team.stop(sessions, chosen))} kernel(s).")

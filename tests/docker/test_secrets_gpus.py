@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -122,3 +123,30 @@ def test_an_engine_that_cannot_make_the_bridge_says_so(
     with pytest.raises(DockerError, match="without bridge networking") as err:
         isolation.network()
     assert "could not create the bridge network" in str(err.value)
+
+
+def test_the_team_view_lists_a_docker_kernel_with_its_memory(
+    kernel_name: str, settings: Settings
+) -> None:
+    from neuralis.sessions import Sessions
+    from neuralis.team import running_kernels, stop
+
+    sessions = Sessions(Broker(settings))
+    sessions.attach("tab", NOTEBOOK, "ana@example.com")
+    broker = sessions.broker
+    broker.attach(NOTEBOOK, f"docker:{kernel_name}", settings.notebook_dir)
+    try:
+        broker.run(NOTEBOOK, "a", "x = bytearray(64 * 2**20)")
+        assert broker.wait(NOTEBOOK, "a", 120).status == "done"
+        while broker.busy(NOTEBOOK):  # the worker marks the kernel idle just after the run
+            time.sleep(0.05)
+        (row,) = running_kernels(sessions)
+        assert (row.notebook, row.spec, row.opened_by) == (
+            NOTEBOOK, f"docker:{kernel_name}", "ana@example.com",
+        )  # fmt: skip
+        assert row.status == "idle" and row.idle is not None and row.tabs == 1
+        assert row.memory is not None and row.memory >= 64 * 2**20  # the container's usage
+        stop(sessions, [NOTEBOOK])
+        assert running_kernels(sessions) == []
+    finally:
+        broker.shutdown_all(wait=True)
