@@ -466,7 +466,7 @@ class Broker:
 
     def _mark_dead(self, nb: _Notebook, why: str) -> None:
         with self._lock:
-            nb.become("dead", why)
+            nb.become("dead", Redactor(self._settings.kernel_env).text(why))
             self._changed.notify_all()
 
     def _ensure_worker(self, nb: _Notebook) -> None:
@@ -677,6 +677,7 @@ class Broker:
     def _fail(
         self, nb: _Notebook, cell_id: str, exc: NeuralisError, kernel: Kernel | None = None
     ) -> None:
+        exc = _redacted(exc, self._settings.kernel_env)
         with self._lock:
             rec = nb.records[cell_id]
             nb.records[cell_id] = replace(
@@ -709,6 +710,17 @@ _PASSWORD_ECHO = "········"
 def _stdout(text: str) -> Msg:
     """Build the iopub stream message a front end adds itself (the ``input()`` echo)."""
     return {"header": {"msg_type": "stream"}, "content": {"name": "stdout", "text": text}}
+
+
+def _redacted(exc: NeuralisError, secrets: tuple[tuple[str, str], ...]) -> NeuralisError:
+    """Return ``exc``, or one like it without secrets (a dead kernel's stderr may show one)."""
+    text = Redactor(secrets).text(str(exc))
+    if text == str(exc):
+        return exc
+    try:
+        return type(exc)(text)
+    except TypeError:
+        return KernelError(text)
 
 
 def _release_input(nb: _Notebook) -> None:

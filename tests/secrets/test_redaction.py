@@ -11,8 +11,9 @@ import nbformat
 import pytest
 
 from neuralis.config import Settings
-from neuralis.errors import InvalidInput
+from neuralis.errors import InvalidInput, KernelStartError
 from neuralis.execution import Broker
+from neuralis.kernels import Kernel
 from neuralis.messages import Msg
 from neuralis.outputs import CellOutputs, reduce
 from neuralis.redaction import Redactor
@@ -135,3 +136,15 @@ def test_the_headless_runner_saves_no_secret(tmp_path: Path) -> None:
     assert result.failure is None
     saved = nbformat.writes(nb)
     assert TOKEN not in saved and "[secret API_TOKEN]" in saved
+
+
+def test_a_kernel_failure_that_shows_a_secret_is_reported_redacted() -> None:
+    # A start failure quotes the kernel's stderr, which may show a secret (a crash dump).
+    def factory(spec: str, cwd: Path | None) -> Kernel:
+        raise KernelStartError(f"Could not start: last log lines: key={TOKEN}")
+
+    broker = Broker(Settings(kernel_env=SECRETS), kernel_factory=factory)
+    broker.attach("nb", "local")
+    rec = broker.wait("nb", broker.run("nb", "a", "1").cell_id, 30)
+    assert rec.status == "error" and "key=[secret API_TOKEN]" in (rec.message or "")
+    assert TOKEN not in str(rec.failure) and TOKEN not in (broker.kernel_error("nb") or "")
