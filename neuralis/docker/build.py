@@ -33,6 +33,17 @@ TAIL_LINES = 15
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 """Docker's predefined build arguments: passed to builds when set here."""
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""pip colours its errors: the page shows plain text, not `[91m...[0m`."""
+_NO_INDEX = re.compile(
+    r"Failed to establish a new connection|Temporary failure in name resolution|"
+    r"Network is unreachable|Name or service not known|Connection timed out"
+)
+_NO_INDEX_HINT = (
+    "pip could not reach the package index from the build. On an engine run with "
+    "--iptables=false (its bridge network has no way out) set NEURALIS_BUILD_NETWORK=host; "
+    "behind a private index, set NEURALIS_PIP_INDEX_URL."
+)
 
 
 @dataclass(frozen=True)
@@ -126,18 +137,22 @@ class _Progress:
         self.instruction = ""
         self.image_id = ""
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.no_index = False
+        """A log line said pip could not reach its index."""
 
     def feed(self, name: str, event: dict[str, Any]) -> Iterator[BuildEvent]:
         if "error" in event or "errorDetail" in event:
             # docker-py's low-level build does not raise: errors are events (research §5).
             detail = event.get("error") or (event.get("errorDetail") or {}).get("message", "")
+            detail = _ANSI.sub("", str(detail))
             for secret in self._secrets:
                 detail = str(detail).replace(secret, "***")
             where = f"step {self.step}/{self.total} ({self.instruction})" if self.step else "start"
             if self.instruction.startswith("FROM ") and self.step == 1:
                 raise BuildFailed(_missing_base(name, self.instruction.split()[1], str(detail)))
+            hint = f"{_NO_INDEX_HINT}\n" if self.no_index else ""
             raise BuildFailed(
-                f"Building {name!r} failed at {where}: {str(detail).strip()}\n{self.tail()}"
+                f"Building {name!r} failed at {where}: {str(detail).strip()}\n{hint}{self.tail()}"
             )
         aux = event.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):
@@ -146,11 +161,13 @@ class _Progress:
             yield from self._line(line)
 
     def _line(self, line: str) -> Iterator[BuildEvent]:
+        line = _ANSI.sub("", line)
         if not line.strip():
             return
         for secret in self._secrets:  # pip masks a password, but not the user or a query
             line = line.replace(secret, "***")
         self._tail.append(line)
+        self.no_index = self.no_index or bool(_NO_INDEX.search(line))
         match = _STEP.match(line)
         if match:
             self.step, self.total = int(match[1]), int(match[2])
