@@ -28,7 +28,7 @@ from neuralis.docker import containers
 from neuralis.docker.build import build
 from neuralis.docker.dockerfile import PINS, gateway_command
 from neuralis.docker.spec import make_spec
-from neuralis.kernels import gateway
+from neuralis.kernels import channels
 from neuralis.kernels.smoke import smoke_test
 from neuralis.runner import run_notebook
 
@@ -108,14 +108,14 @@ def time_stock(cells: int, cwd: Path, settings: Settings) -> float:
         container=f"{NAME}-stock",
         command=gateway_command(PINS["3.11"], nodelay=False),
     )
-    saved = gateway._quickack
+    saved = channels._quickack
     try:
         ep = containers.wait_ready(stock, 60)
-        gateway._quickack = lambda sock: None  # type: ignore[assignment]
+        channels._quickack = lambda sock: None  # type: ignore[assignment]
         stock_settings = Settings(gateway_url=ep.url, gateway_token=ep.token)
         return time_neuralis(cells, f"gateway:{ep.url}", cwd, stock_settings)
     finally:
-        gateway._quickack = saved  # type: ignore[assignment]
+        channels._quickack = saved  # type: ignore[assignment]
         stock.remove(force=True)
 
 

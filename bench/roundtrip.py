@@ -25,7 +25,7 @@ from jupyter_client.manager import start_new_kernel
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from neuralis.kernels import gateway as gw  # noqa: E402
+from neuralis.kernels import channels as gw  # noqa: E402
 from neuralis.kernels.gateway import GatewayKernel  # noqa: E402
 from neuralis.kernels.local import LocalKernel  # noqa: E402
 from tests.conftest import start_gateway, stop_gateway  # noqa: E402

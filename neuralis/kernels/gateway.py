@@ -1,8 +1,7 @@
 """Remote kernels through a Jupyter Kernel Gateway / Enterprise Gateway: spec ``gateway:URL``.
 
-REST (requests) for the kernel's lifecycle; one WebSocket (websocket-client) per kernel for
-its channels, read by one thread that answers pings, decodes binary frames and reconnects
-with the same ``session_id`` so the gateway replays what was sent while it was away.
+REST (requests) for the kernel's lifecycle, here; its channels go over one WebSocket
+(:mod:`neuralis.kernels.channels`).
 
 Which server to talk to comes from an endpoint provider (:mod:`neuralis.kernels.endpoints`):
 a fixed URL for ``gateway:URL``, a container that is started on demand for ``docker:NAME``.
@@ -11,14 +10,8 @@ a fixed URL for ``gateway:URL``, a container that is started on demand for ``doc
 from __future__ import annotations
 
 import contextlib
-import json
-import queue
-import random
-import socket
-import struct
-import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -38,42 +31,11 @@ from neuralis.kernels.base import (
     StdinHandler,
     run_execute,
 )
+from neuralis.kernels.channels import TOKEN_HINT, Channels
 from neuralis.kernels.endpoints import EndpointProvider, FixedEndpoint
-from neuralis.messages import Channel, Msg
-
-if TYPE_CHECKING:
-    import websocket
-
-_TOKEN_HINT = (
-    "set NEURALIS_GATEWAY_TOKEN to the gateway's KG_AUTH_TOKEN (it is sent only to the "
-    "gateway NEURALIS_GATEWAY_URL names)."
-)
 
 RECONNECT_BUDGET = 30.0
 """Seconds the reader keeps trying to reconnect a cut WebSocket before giving up."""
-
-
-def _quickack(sock: socket.socket | None) -> None:
-    """Ask Linux to ACK at once: stops Nagle + delayed ACK costing ~40 ms a message."""
-    option = getattr(socket, "TCP_QUICKACK", None)
-    if sock is not None and option is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, option, 1)
-
-
-def decode_frame(data: bytes | str, binary: bool) -> Msg:
-    """Decode one server frame: JSON text, or the legacy binary layout with buffers."""
-    if not binary:
-        msg: Msg = json.loads(data)
-        return msg
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    (count,) = struct.unpack_from("!I", data, 0)
-    offsets = [*list(struct.unpack_from(f"!{count}I", data, 4)), len(data)]
-    parts = [data[offsets[i] : offsets[i + 1]] for i in range(count)]
-    msg = json.loads(parts[0].decode("utf-8"))
-    msg["buffers"] = [memoryview(b) for b in parts[1:]]
-    return msg
 
 
 class GatewayKernel(OwnedKernel):
@@ -105,7 +67,7 @@ class GatewayKernel(OwnedKernel):
         self._token: str | None = None
         if fixed:
             self._use_token(token)
-        self._socket: _Channels | None = None
+        self._socket: Channels | None = None
         self._info: KernelInfo | None = None
         self._budget = reconnect_budget
         self._died = False
@@ -137,7 +99,7 @@ class GatewayKernel(OwnedKernel):
         if resp.status_code in (401, 403) and "Resource Limit" not in resp.text:
             raise GatewayAuthError(
                 f"The gateway at {self.url} refused the token (HTTP {resp.status_code}): "
-                f"{_TOKEN_HINT}"
+                f"{TOKEN_HINT}"
             )
         if resp.status_code >= 400:
             raise GatewayError(
@@ -263,7 +225,7 @@ class GatewayKernel(OwnedKernel):
         """Open fresh channels: after a restart the old socket may never hear the new process."""
         if self._socket is not None:
             self._socket.close()
-        self._socket = _Channels(self._ws_url(), self._token, self._budget)
+        self._socket = Channels(self._ws_url(), self._token, self._budget)
         self._socket.connect(timeout)
         self._info = self._kernel_info(timeout)
 
@@ -300,7 +262,7 @@ class GatewayKernel(OwnedKernel):
             return False
         return bool(model) and model.get("execution_state") != "dead"
 
-    def _channels(self) -> _Channels:
+    def _channels(self) -> Channels:
         if self._socket is None:
             raise KernelDied("The kernel is not running. Start or restart it first.")
         self._socket.alive_check = self.is_alive
@@ -313,167 +275,3 @@ def _reason(resp: requests.Response) -> str:
     except ValueError:
         return resp.text[:200] or resp.reason
     return str(body.get("message") or body.get("reason") or resp.reason)
-
-
-class _Channels:
-    """One WebSocket to ``/api/kernels/{id}/channels``, its reader thread and inbox."""
-
-    def __init__(self, url: str, token: str | None, budget: float) -> None:
-        self.session = messages.new_id()
-        self.alive_check: Any = lambda: True
-        self._url = f"{url}?session_id={self.session}"
-        self._header = [f"Authorization: token {token}"] if token else []
-        self._budget = budget
-        self._inbox: queue.Queue[Msg | BaseException] = queue.Queue()
-        self._ws: websocket.WebSocket | None = None
-        self._connected = threading.Condition()
-        self._closing = False
-        self._reader: threading.Thread | None = None
-        self.reconnects = 0
-
-    def connect(self, timeout: float) -> None:
-        """Open the socket (retrying while the kernel starts) and start the reader."""
-        self._ws = self._open(timeout)
-        self._reader = threading.Thread(target=self._read_loop, name="neuralis-ws", daemon=True)
-        self._reader.start()
-
-    def _open(self, timeout: float) -> websocket.WebSocket:
-        import websocket
-
-        try:
-            ws = websocket.create_connection(
-                self._url,
-                header=self._header,
-                timeout=timeout,
-                enable_multithread=True,
-                # Its pure-Python UTF-8 check walks every byte of every text frame; the JSON
-                # decoder rejects invalid UTF-8 anyway.
-                skip_utf8_validation=True,
-            )
-        except websocket.WebSocketBadStatusException as exc:
-            if exc.status_code in (401, 403):
-                raise GatewayAuthError(
-                    f"The gateway refused the token on the kernel's WebSocket: {_TOKEN_HINT}"
-                ) from exc
-            raise GatewayError(f"The gateway refused the kernel's WebSocket: {exc}") from exc
-        except (OSError, websocket.WebSocketException) as exc:
-            raise GatewayError(f"Could not open the kernel's WebSocket: {exc}") from exc
-        ws.settimeout(None)
-        return ws
-
-    def _read_loop(self) -> None:
-        import websocket
-
-        while not self._closing:
-            ws = self._ws
-            try:
-                assert ws is not None
-                _quickack(ws.sock)
-                opcode, data = ws.recv_data()
-            except (OSError, websocket.WebSocketException, AssertionError) as exc:
-                if self._closing or not self._reconnect(exc):
-                    return
-                continue
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                if self._closing or not self._reconnect(GatewayError("closed by the gateway")):
-                    return
-                continue
-            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                try:
-                    self._inbox.put(decode_frame(data, opcode == websocket.ABNF.OPCODE_BINARY))
-                except (ValueError, struct.error):
-                    continue  # a frame we cannot read carries nothing we could use
-
-    def _reconnect(self, cause: BaseException) -> bool:
-        """Reopen with the same session_id, backing off with jitter; False when given up."""
-        deadline = time.monotonic() + self._budget
-        attempt = 0
-        with self._connected:
-            self._ws = None
-        while not self._closing and time.monotonic() < deadline:
-            delay = min(0.05 * 2**attempt, 2.0) + random.uniform(0, 0.1)
-            time.sleep(delay)
-            attempt += 1
-            try:
-                ws = self._open(10.0)
-            except GatewayAuthError as exc:
-                cause = exc
-                break
-            except GatewayError as exc:
-                cause = exc
-                continue
-            with self._connected:
-                self._ws = ws
-                self.reconnects += 1
-                self._connected.notify_all()
-            return True
-        err = GatewayError(
-            f"Lost the connection to the kernel's gateway and could not reconnect: {cause}"
-        )
-        self._inbox.put(err)
-        with self._connected:
-            self._connected.notify_all()
-        return False
-
-    def send(self, channel: Channel, msg: Msg) -> None:
-        """Send one message as a text frame, waiting out a reconnection in progress."""
-        import websocket
-
-        payload = dict(msg, channel=channel)
-        text = json.dumps(payload, default=str)
-        deadline = time.monotonic() + self._budget
-        while True:
-            with self._connected:
-                while self._ws is None and not self._closing and time.monotonic() < deadline:
-                    self._connected.wait(0.5)
-                ws = self._ws
-            if ws is None:
-                raise GatewayError("Not connected to the kernel's gateway.")
-            try:
-                ws.send(text)
-                return
-            except (OSError, websocket.WebSocketException):
-                if time.monotonic() >= deadline:
-                    raise GatewayError("Could not send to the kernel's gateway.") from None
-                time.sleep(0.1)  # the reader notices the cut and reconnects
-
-    def recv(self, timeout: float) -> Msg | None:
-        """Return the next message, or None after ``timeout``; raise if the link is lost."""
-        try:
-            item = self._inbox.get(timeout=timeout) if timeout > 0 else self._inbox.get_nowait()
-        except queue.Empty:
-            return None
-        if isinstance(item, BaseException):
-            self._inbox.put(item)
-            raise item
-        return item
-
-    def flush(self) -> None:
-        """Drop every message received so far."""
-        while True:
-            try:
-                self._inbox.get_nowait()
-            except queue.Empty:
-                return
-
-    def alive(self) -> bool:
-        """Ask the gateway (through REST) whether the kernel is alive."""
-        return bool(self.alive_check())
-
-    @property
-    def closed(self) -> bool:
-        """Tell whether :meth:`close` was called."""
-        return self._closing
-
-    def close(self) -> None:
-        """Stop the reader and close the socket; a run still reading gets KernelDied."""
-        self._closing = True
-        self._inbox.put(KernelDied("The kernel was restarted or shut down while this cell ran."))
-        with self._connected:
-            ws = self._ws
-            self._connected.notify_all()
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close(timeout=1)
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=2)

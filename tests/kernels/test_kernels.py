@@ -11,7 +11,8 @@ import pytest
 
 from neuralis.errors import GatewayAuthError, GatewayError, KernelDied, KernelTimeout
 from neuralis.kernels import Kernel, connect
-from neuralis.kernels.gateway import GatewayKernel, decode_frame
+from neuralis.kernels.channels import decode_frame
+from neuralis.kernels.gateway import GatewayKernel
 from neuralis.messages import Msg
 from neuralis.outputs import CellOutputs, reduce
 from tests.conftest import Gateway
