@@ -33,6 +33,7 @@ TAIL_LINES = 15
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 """Docker's predefined build arguments: passed to builds when set here."""
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 """pip colours its errors: the page shows plain text, not `[91m...[0m`."""
 _NO_INDEX = re.compile(
@@ -75,6 +76,9 @@ def build(spec: ImageSpec, settings: Settings, *, verify: Verify | None) -> Iter
             )
             for event in stream:
                 yield from progress.feed(spec.name, event)
+    except BuildFailed:
+        _remove_layers(progress.layers)  # rm/forcerm cover containers, not the steps' images
+        raise
     finally:
         if secret:
             _remove_builder_images()
@@ -127,6 +131,21 @@ def _remove_builder_images() -> None:
             client().images.remove(str(image.id), force=True)
 
 
+def _remove_layers(layers: list[str]) -> None:
+    """Remove the untagged images of a failed build's steps, newest first, that no image
+    (a child: another build's cache) and no container uses; tagged ones (the base) stay."""
+    import docker
+
+    for layer in reversed(layers):
+        with (
+            contextlib.suppress(docker.errors.APIError, DockerError),
+            translated("remove a failed build's images"),
+        ):
+            if client().images.get(layer).tags:
+                continue
+            client().images.remove(layer)  # no force: refused while something uses it
+
+
 class _Progress:
     """Reads docker's build events: steps, log lines, the image id, errors."""
 
@@ -138,6 +157,8 @@ class _Progress:
         self.image_id = ""
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.no_index = False
+        self.layers: list[str] = []
+        """The image ids the build's steps gave (" ---> ID"), base first."""
         """A log line said pip could not reach its index."""
 
     def feed(self, name: str, event: dict[str, Any]) -> Iterator[BuildEvent]:
@@ -168,6 +189,9 @@ class _Progress:
             line = line.replace(secret, "***")
         self._tail.append(line)
         self.no_index = self.no_index or bool(_NO_INDEX.search(line))
+        layer = _LAYER.match(line)
+        if layer:
+            self.layers.append(layer[1])
         match = _STEP.match(line)
         if match:
             self.step, self.total = int(match[1]), int(match[2])
