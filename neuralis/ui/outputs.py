@@ -51,10 +51,31 @@ def _vega_lite(value: Any, meta: dict[str, Any]) -> None:
     st.vega_lite_chart(_as_json(value))
 
 
-@renders("image/png", "image/jpeg")
-def _image(value: Any, meta: dict[str, Any]) -> None:
-    data = base64.b64decode(display.as_text(value))
-    st.image(data, width=_width(meta))
+INLINE_IMAGE = 1 << 20
+"""Images up to this size (base64) go into the page as data: URLs."""
+
+
+@renders("image/png")
+def _png(value: Any, meta: dict[str, Any]) -> None:
+    _image(value, meta, "image/png")
+
+
+@renders("image/jpeg")
+def _jpeg(value: Any, meta: dict[str, Any]) -> None:
+    _image(value, meta, "image/jpeg")
+
+
+def _image(value: Any, meta: dict[str, Any], kind: str) -> None:
+    # Bytes given to st.image become a /media/ file that lives as long as the session's
+    # runs show it: a full run that starts (dropping its references) and is cut short by
+    # the next before it redraws the image deletes the file, and an image fetched in that
+    # gap stays broken (same URL on the redraw) until a reload. A data: URL has no
+    # lifetime; only images too large to resend on every redraw are media files.
+    text = "".join(display.as_text(value).split())
+    if len(text) <= INLINE_IMAGE:
+        st.image(f"data:{kind};base64,{text}", width=_width(meta))
+    else:
+        st.image(base64.b64decode(text), width=_width(meta))
 
 
 @renders("image/svg+xml")

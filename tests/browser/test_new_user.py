@@ -74,3 +74,30 @@ def test_create_after_enter_shows_no_stale_error(page: Any, server: Server) -> N
     assert page.get_by_text("Give the notebook a name").count() == 0
     assert (server.notebook_dir / "first-steps.ipynb").exists()
     assert not (server.notebook_dir / "first-steps-2.ipynb").exists()
+
+
+def test_the_first_plot_of_a_fresh_notebook_is_drawn(page: Any, server: Server) -> None:
+    """The image of a first run was a broken icon (its URL answered later, a reload drew it)."""
+    name, (cid,) = fresh(
+        server, ["import matplotlib.pyplot as plt\nplt.plot([1, 3, 2, 5]); plt.show()"]
+    )
+    media: list[tuple[int, str]] = []
+    page.on("response", lambda r: "/media/" in r.url and media.append((r.status, r.url)))
+    open_notebook(page, server, name)
+    page.locator(f".st-key-run-{cid} button").first.click()
+    image = page.locator('[data-testid="stImage"] img').first
+    image.wait_for()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=\"stImage\"] img');"
+        " return i && i.complete; }"
+    )
+    page.wait_for_timeout(1500)  # any redraw that follows the run
+    width = page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img'))"
+        ".map(i => i.complete ? i.naturalWidth : -1)"
+    )
+    assert width and all(w > 0 for w in width), f"broken image(s): naturalWidth {width} {media}"
+    assert all(status == 200 for status, _ in media), media
+    # The image is in the page itself: no media file whose lifetime a rerun can end.
+    sources = page.eval_on_selector_all('[data-testid="stImage"] img', "els => els.map(e => e.src)")
+    assert all(src.startswith("data:image/png;base64,") for src in sources), sources
