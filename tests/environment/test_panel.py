@@ -52,8 +52,8 @@ def test_matching_kernel_shows_the_record_and_offers_pip_adds(recorded: Recorded
         recorded, recorded.env, kernel=f"docker:{SOURCE}", cells=["%pip install tabulate six"]
     )
     text = " ".join(m.value for m in at.markdown)
-    assert "Python **3.11**" in text and not at.warning and not at.dataframe
-    assert buttons(at) == ["Add tabulate to this kernel's environment"]  # six is requested
+    assert "Python `3.11`" in text and not at.warning and not at.dataframe
+    assert buttons(at) == ["Add `tabulate` to this kernel's environment"]  # six is requested
     assert {d.label for d in at.get("download_button")} == {"requirements.txt", "Build script"}
 
 
