@@ -69,9 +69,14 @@ def _release(handle: ClientHandle) -> None:
 
 
 @st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def _handle(registry: int) -> ClientHandle:
+    return sessions().handle()
+
+
 def handle() -> ClientHandle:
     """Return this browser session's handle on the broker."""
-    return sessions().handle()
+    # Keyed by the registry, so a registry made anew (tests clear it) gets handles of its own.
+    return _handle(id(sessions()))
 
 
 def broker() -> Broker:
