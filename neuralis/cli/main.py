@@ -144,6 +144,11 @@ def _run(args: argparse.Namespace, path: Path, spec: str, kernel: Kernel) -> int
     from neuralis.runner import run_notebook
 
     nb = read_notebook(path)
+    if spec.startswith("docker:"):
+        from neuralis.docker.diagnosis import folder_warning
+
+        if warning := folder_warning(path.parent.resolve()):
+            print(f"neuralis: {warning}", file=sys.stderr)
     target = path if args.inplace else args.output or path.with_suffix(".out.ipynb")
     try:
         result = run_notebook(

@@ -85,6 +85,10 @@ def _docker_banner() -> bool:
         st.warning(f"{exc}\n\nThe notebook page keeps working on local kernels.")
         return False
     st.success(f"Docker {info.version} at `{info.host}` (API {info.api_version})")
+    from neuralis.docker.diagnosis import folder_warning
+
+    if warning := folder_warning(Settings.from_env().notebook_dir.resolve()):
+        st.warning(warning, icon=":material/folder_off:")
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,22 @@ def test_with_docker_the_form_checks_packages(app: Callable[..., AppTest]) -> No
     assert not at.error
     assert not at.button(key="build-start").disabled
     assert at.get("download_button")  # the build script of the spec in the form
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_engine")
+def test_a_folder_docker_kernels_cannot_write_is_named_with_the_fix(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    if os.getuid() == 1000:
+        pytest.skip("the kernel's uid owns the folder here")
+    notebook_dir.mkdir(parents=True, exist_ok=True)
+    notebook_dir.chmod(0o755)  # owned by us, read-only to uid 1000
+    at = app(page=PAGE)
+    assert any(f"chown -R 1000 {notebook_dir.resolve()}" in w.value for w in at.warning)
+    notebook_dir.chmod(0o777)
+    at = app(page=PAGE)
+    assert not any("uid 1000" in w.value for w in at.warning)
 
 
 def test_running_kernels_are_listed_and_several_stopped_at_once(
