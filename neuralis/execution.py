@@ -115,6 +115,8 @@ class _Notebook:
         self.ready = threading.Event()
         """Cleared while the kernel restarts: the worker waits before taking the next cell."""
         self.ready.set()
+        self.spread: set[str] = set()
+        """Cells whose record a display update of the running cell rewrote."""
         self.confirmed: set[str] = set()
         """Gateway URLs (other than the configured one) the user agreed to connect to."""
 
@@ -125,8 +127,6 @@ class _Notebook:
         outlives the death it explains.
         """
         self.status, self.error = status, error
-        self.spread: set[str] = set()
-        """Cells whose record a display update of the running cell rewrote."""
 
 
 class Broker:
