@@ -14,11 +14,14 @@ from neuralis.outputs.display import duration
 from neuralis.ui.kernel_bar import docker_specs
 from neuralis.ui.session_keys import BUILD_NAME
 
+_BUILDS = Builds()
+"""A module global, not ``st.cache_resource``: any client's ``clear_cache`` empties that,
+and running builds must not vanish from the page (the broker is kept the same way)."""
 
-@st.cache_resource(show_spinner=False)
+
 def builds() -> Builds:
     """Return the process-wide build registry."""
-    return Builds()
+    return _BUILDS
 
 
 def render() -> None:
