@@ -34,6 +34,9 @@ from neuralis.kernels.base import (
 from neuralis.kernels.channels import TOKEN_HINT, Channels
 from neuralis.kernels.endpoints import EndpointProvider, FixedEndpoint
 
+NUDGE_INTERVAL = 0.5
+"""Seconds between ``kernel_info`` requests while a new WebSocket's iopub is not yet heard."""
+
 RECONNECT_BUDGET = 30.0
 """Seconds the reader keeps trying to reconnect a cut WebSocket before giving up."""
 
@@ -135,19 +138,43 @@ class GatewayKernel(OwnedKernel):
         return urlunsplit((scheme, parts.netloc, path, "", ""))
 
     def _kernel_info(self, timeout: float) -> KernelInfo:
+        """Ask ``kernel_info`` until the reply *and* an iopub message for it have come back.
+
+        A fresh WebSocket's iopub subscription can lag its shell channel (ZeroMQ's slow
+        joiner); the gateway nudges it only when it thinks the kernel idle, which a kernel just
+        restarted out of a busy cell is not. Without an iopub message, a run's output and its
+        final "idle" would be lost and the cell would show "running" forever, so ask again.
+        """
         chan = self._channels()
-        req = messages.request("kernel_info_request", {}, chan.session)
         deadline = time.monotonic() + timeout
-        chan.send("shell", req)
+        info: KernelInfo | None = None
+        asked: set[str] = set()
+        iopub_seen = False
+        next_ask = 0.0
         while time.monotonic() < deadline:
-            msg = chan.recv(0.5)
-            if msg is None:
+            now = time.monotonic()
+            if now >= next_ask:
+                req = messages.request("kernel_info_request", {}, chan.session)
+                asked.add(req["header"]["msg_id"])
+                chan.send("shell", req)
+                next_ask = now + NUDGE_INTERVAL
+            msg = chan.recv(0.1)
+            if msg is None or messages.parent_id(msg) not in asked:
                 continue
-            if (
-                messages.msg_type(msg) == "kernel_info_reply"
-                and messages.parent_id(msg) == req["header"]["msg_id"]
-            ):
-                return KernelInfo.from_reply(msg["content"])
+            if msg.get("channel") == "iopub":
+                if info is not None:
+                    return info
+                iopub_seen = True
+                next_ask = deadline  # iopub is up: only the reply is missing now
+            elif messages.msg_type(msg) == "kernel_info_reply":
+                info = KernelInfo.from_reply(msg["content"])
+                if iopub_seen:
+                    return info
+        if info is not None:
+            raise KernelStartError(
+                f"The kernel on {self.url} answered, but its output channel did not connect "
+                f"within {timeout:g} s. Restart the kernel."
+            )
         raise KernelStartError(f"The kernel on {self.url} did not answer within {timeout:g} s.")
 
     def execute(
