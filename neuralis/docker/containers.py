@@ -185,6 +185,7 @@ def run(
         )
     try:
         isolation.deliver_token(created, token, settings.kernel_env)
+        _tokens[str(created.id)] = token  # known: no need to read it back from the container
         _start(created, name, settings)
     except Exception:
         _remove(created)

@@ -35,6 +35,11 @@ def main():  # type: ignore[no-untyped-def]
             os.environ.update({str(k): str(v) for k, v in json.load(f).items()})
     except OSError:
         pass  # no secrets configured
+    # jsonschema registers its "iri" format check when rfc3987-syntax (a jupyter_events
+    # dependency) is installed, and that module builds a Lark grammar on import: over a second
+    # of the gateway's boot, for a format no gateway schema uses (their URIs are checked by
+    # rfc3986-validator all the same). Kernels are other processes: theirs is unaffected.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from kernel_gateway.gatewayapp import KernelGatewayApp
 
     KernelGatewayApp.launch_instance(argv=sys.argv[1:], auth_token=token)
