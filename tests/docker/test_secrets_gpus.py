@@ -150,3 +150,39 @@ def test_the_team_view_lists_a_docker_kernel_with_its_memory(
         assert running_kernels(sessions) == []
     finally:
         broker.shutdown_all(wait=True)
+
+
+def test_secrets_toml_reaches_a_docker_kernel_run_headless_redacted(
+    kernel_name: str, tmp_path: Path
+) -> None:
+    """As a user runs it: ``[neuralis.kernel_env]`` in the project's .streamlit/secrets.toml,
+    ``neuralis run --kernel docker:NAME`` from that folder; the value is used, never shown."""
+    import os
+    import sys
+
+    project = tmp_path / "project"
+    (project / ".streamlit").mkdir(parents=True)
+    (project / ".streamlit" / "secrets.toml").write_text(
+        f'[neuralis.kernel_env]\nDB_PASSWORD = "{VALUE}"\n'
+    )
+    project.chmod(0o777)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import os\npw = os.environ['DB_PASSWORD']\nprint(pw, len(pw))"),
+        nbformat.v4.new_code_cell("pw"),
+    ]
+    nbformat.write(nb, project / "report.ipynb")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "neuralis", "run", "report.ipynb",
+         "--kernel", f"docker:{kernel_name}"],
+        capture_output=True, text=True, cwd=project, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(root), NEURALIS_NOTEBOOK_DIR=str(project)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert VALUE not in done.stdout + done.stderr
+    saved = (project / "report.out.ipynb").read_text()
+    assert VALUE not in saved
+    out = nbformat.reads(saved, as_version=4)
+    assert out.cells[0].outputs[0]["text"] == f"[secret DB_PASSWORD] {len(VALUE)}\n"
+    assert out.cells[1].outputs[0]["data"]["text/plain"] == "'[secret DB_PASSWORD]'"
