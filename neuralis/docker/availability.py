@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from neuralis.errors import DockerError, DockerUnavailable
 
@@ -28,6 +30,7 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 _lock = threading.Lock()
 _clients: dict[str, docker.DockerClient] = {}
+_here: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,55 @@ def client() -> docker.DockerClient:
     fresh, _ = _connect(host)
     with _lock:
         return _clients.setdefault(host, fresh)
+
+
+def engine_is_here(host: str | None = None) -> bool:
+    """Tell whether the engine at ``host`` (default ``DOCKER_HOST``) runs on this machine.
+
+    Kernel containers publish their gateway on the engine host's 127.0.0.1 and mount notebook
+    folders from its disk, so only such an engine can run kernels for this app. A socket is
+    here; an ``ssh://`` or ``tcp://`` host is when each of its addresses is this machine's
+    (one a socket can bind to). A name that does not resolve is left to the connection to
+    report.
+    """
+    host = host or docker_host()
+    if not host.startswith(("ssh://", "tcp://", "http://", "https://")):
+        return True
+    name = urlsplit(host).hostname or ""
+    with _lock:
+        known = _here.get(name)
+    if known is not None:
+        return known
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+    except (OSError, UnicodeError):
+        return True
+    here = all(_bindable(address) for address in addresses)
+    with _lock:
+        _here[name] = here
+    return here
+
+
+def _bindable(address: str) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
+
+
+def require_engine_here(action: str) -> None:
+    """Raise DockerError saying why ``action`` cannot work on an engine on another machine."""
+    if engine_is_here():
+        return
+    raise DockerError(
+        f"Cannot {action}: DOCKER_HOST={docker_host()} is an engine on another machine, and a "
+        "kernel container publishes its gateway on that machine's 127.0.0.1 and mounts the "
+        "notebook folder from its disk. Run Neuralis on that machine, point DOCKER_HOST at an "
+        "engine on this one, or use a local kernel."
+    )
 
 
 def check() -> EngineInfo:

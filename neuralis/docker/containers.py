@@ -29,7 +29,7 @@ import requests
 
 from neuralis.config import Settings
 from neuralis.docker import isolation
-from neuralis.docker.availability import client, translated
+from neuralis.docker.availability import client, require_engine_here, translated
 from neuralis.docker.dockerfile import PORT, WORKDIR
 from neuralis.errors import DockerError, ImageNotFound, KernelStartError
 
@@ -161,6 +161,7 @@ def run(
     notebook: str | None = None,
 ) -> Container:
     """Create a container from ``image`` with limits and labels, hand it a fresh token, start it."""
+    require_engine_here(f"start a container for {name!r}")
     labels = {
         MANAGED: "1",
         "neuralis.name": name,
@@ -289,6 +290,7 @@ def ensure_running(
     of ``settings``). A container made from an older image or with other limits or another
     folder is recreated, and ``notify`` (default: the log) gets a line saying why.
     """
+    require_engine_here(f"start kernel {name!r}")
     image = usable_image(name)
     if mount is None:
         default = settings.notebook_dir.resolve()

@@ -104,3 +104,33 @@ def test_unreachable_ssh_host_says_what_to_check(monkeypatch: pytest.MonkeyPatch
         availability.check()
     assert "not reachable over SSH at ssh://nobody@127.0.0.1:1" in str(err.value)
     assert "logs in without a prompt" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "here"),
+    [
+        ("unix:///var/run/docker.sock", True),
+        ("ssh://root@127.0.0.1:2222", True),
+        ("tcp://localhost:2375", True),
+        ("ssh://deploy@192.0.2.7", False),  # TEST-NET-1: never this machine's
+        ("tcp://192.0.2.8:2376", False),
+    ],
+)
+def test_an_engine_here_is_told_from_one_on_another_machine(host: str, here: bool) -> None:
+    assert availability.engine_is_here(host) is here
+
+
+def test_a_kernel_on_an_engine_on_another_machine_says_why_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its gateway would be on that machine's loopback and its folder on that machine's disk:
+    # said before any connection, instead of a gateway that never answers.
+    from neuralis.config import Settings
+    from neuralis.docker import containers
+
+    monkeypatch.setenv("DOCKER_HOST", "ssh://deploy@192.0.2.7")
+    with pytest.raises(DockerError) as err:
+        containers.ensure_running("k", Settings(), notebook="/n/a.ipynb")
+    text = str(err.value)
+    assert "ssh://deploy@192.0.2.7 is an engine on another machine" in text
+    assert "127.0.0.1" in text and "local kernel" in text
