@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make a Docker engine and the local base images available on a fresh machine (run as root).
 #
-# Idempotent: installs docker.io/debootstrap only if missing, starts dockerd only if `docker info`
+# Idempotent: installs docker.io, debootstrap, openssh-server only if missing, starts dockerd only if `docker info`
 # fails, and builds local/debian-python:{3.9,3.11,3.13} only when the image is not there yet.
 # Docker Hub is unreachable here, so base images come from debootstrap (DESIGN.md, "Docker on
 # these machines"). Usage: scripts/ci/setup_docker.sh [PYTHON ...]   (default: 3.9 3.11 3.13)
@@ -28,6 +28,8 @@ install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
+    # sshd for the DOCKER_HOST=ssh:// test (it starts its own on loopback, then stops it).
+    [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing ${missing[*]}"
     apt-get update -qq
