@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from bench.page_timer import arm, density, first_drawn, shown
+from bench.page_timer import arm, density, first_drawn, shown, steps
 from tests.browser.conftest import free_port
 
 CELL = ".jp-Notebook .jp-Cell"
@@ -161,13 +161,9 @@ class JupyterLab:
         page.keyboard.press("Control+Enter")
         return shown(page)
 
-    def shift_enter(self, page: Any, steps: int) -> float:
+    def shift_enter(self, page: Any, count: int) -> float:
         page.locator(CELL).nth(1).locator(".cm-content").click()
-        arm(page, rf"step{steps}-(\d+)")
-        for i in range(1, steps + 1):
-            page.keyboard.press("Shift+Enter")
-            page.wait_for_function(f"{_ACTIVE} === {i + 1}")  # moved on: the next key
-        return shown(page)
+        return steps(page, count, "Shift+Enter", 120_000)
 
     def run_all(self, page: Any) -> float:
         page.locator(CELL).last.scroll_into_view_if_needed()

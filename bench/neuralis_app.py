@@ -9,11 +9,12 @@ runs on trees with and without the keyboard model.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.page_timer import Unsupported, arm, density, first_drawn, shown
+from bench.page_timer import Unsupported, arm, density, first_drawn, shown, steps
 from bench.ui_scaling import page_to
 from tests.browser.conftest import Server, start_server, stop_server
 from tests.browser.test_flows import action
@@ -43,7 +44,15 @@ _FIRST = f"""() => {{
   try {{ text += frame ? frame.contentDocument.body.textContent : ""; }} catch (e) {{}}
   return text.includes("globals") ? box : null;
 }}"""
-_SELECTED = "document.body.dataset.neuralisSelected"
+
+
+# Main's Ctrl+Enter script and the keyboard model (neuralis/ui/keys.js) both mark the editor
+# frames they listen to.
+_HOOKED = f"""(cell) => {{
+  const frame = document.querySelector(`.st-key-box-${{cell}} {EDITOR}`);
+  const w = frame && frame.contentWindow;
+  return Boolean(w && w.__neuralisHooked && w.document.querySelector(".ace_text-input"));
+}}"""
 
 
 class Neuralis:
@@ -78,7 +87,7 @@ class Neuralis:
             "textarea.ace_text-input"
         )
         text.first.wait_for(state="attached")
-        page.wait_for_timeout(700)  # the page hooks its keys into a new editor frame
+        page.wait_for_function(_HOOKED, arg=cell_id)  # the page's keys are in the frame
         text.first.focus()
         return text.first
 
@@ -91,20 +100,19 @@ class Neuralis:
         except Exception as exc:  # Playwright's TimeoutError
             raise Unsupported("no shortcut") from exc
 
-    def shift_enter(self, page: Any, steps: int) -> float:
+    def shift_enter(self, page: Any, count: int) -> float:
         self._editor(page, self.ids[1])
-        arm(page, rf"step{steps}-(\d+)")
-        for i in range(1, steps + 1):
-            page.keyboard.press("Shift+Enter")
-            try:  # moved on: the next key
-                page.wait_for_function(
-                    f"{_SELECTED} === '{self.ids[i + 1]}'", timeout=NO_SHORTCUT_MS
-                )
-            except Exception as exc:
-                if i == 1:
-                    raise Unsupported("no shortcut") from exc
-                raise
-        return shown(page)
+        return steps(page, count, "Shift+Enter", NO_SHORTCUT_MS, self._paged())
+
+    def _paged(self) -> str:
+        """JS: the window moved on past cell ``i``, to one showing cell ``i + 1`` selected."""
+        ids = json.dumps(self.ids)
+        return f"""(i) => {{
+          const ids = {ids};
+          return !document.querySelector(`.st-key-box-${{ids[i]}}`)
+            && document.querySelector(`.st-key-box-${{ids[i + 1]}}`) !== null
+            && document.body.dataset.neuralisSelected === ids[i + 1];
+        }}"""
 
     def run_all(self, page: Any) -> float:
         last = self.ids[-1]

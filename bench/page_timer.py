@@ -37,8 +37,9 @@ class App(Protocol):
     def ctrl_enter(self, page: Any) -> float:
         """Press Ctrl+Enter in the first cell's editor; return the time to its new output."""
 
-    def shift_enter(self, page: Any, steps: int) -> float:
-        """Press Shift+Enter through cells 1..steps; return the time to the last one's output."""
+    def shift_enter(self, page: Any, count: int) -> float:
+        """Press Shift+Enter through cells 1..count, each after the previous output; return
+        the time from the first key to the last output."""
 
     def run_all(self, page: Any) -> float:
         """Show the last cell, click Run all; return the time to the last cell's new output."""
@@ -98,11 +99,44 @@ def arm(page: Any, pattern: str) -> None:
 
 def shown(page: Any, timeout_ms: float = 120_000) -> float:
     """Wait for the armed output to be drawn; return seconds from the action's first event."""
+    start, drawn = span(page, timeout_ms)
+    return (drawn - start) / 1000
+
+
+def span(page: Any, timeout_ms: float = 120_000) -> tuple[float, float]:
+    """Wait for the armed output to be drawn; return its action's first event and the frame
+    that drew it (epoch ms)."""
     page.wait_for_function("window.__bench.shown !== null", timeout=timeout_ms)
     b = page.evaluate("({start: window.__bench.start, armed: window.__bench.armed,"
                       " shown: window.__bench.shown})")  # fmt: skip
-    start = b["start"] if b["start"] is not None else b["armed"]
-    return float(b["shown"] - start) / 1000
+    return float(b["start"] if b["start"] is not None else b["armed"]), float(b["shown"])
+
+
+def steps(page: Any, count: int, key: str, timeout_ms: float, paged: str = "() => false") -> float:
+    """Press a run-and-advance key in cells 1..count, each once the previous cell's output is
+    drawn (a person reading along); return seconds from the first key to the last output.
+
+    ``paged`` is a JS function of ``i``, true when the key moved the page on to a window of
+    cells without cell ``i`` (its output cannot show): the next key then waits for that.
+    Raises Unsupported when the first key brings no output within ``timeout_ms``.
+    """
+    first = 0.0
+    for i in range(1, count + 1):
+        arm(page, rf"step{i}-(\d+)")
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function(
+                f"(i) => window.__bench.shown !== null || ({paged})(i)",
+                arg=i,
+                timeout=timeout_ms if i == 1 else 120_000,
+            )
+        except Exception as exc:  # Playwright's TimeoutError
+            if i == 1:
+                raise Unsupported("no shortcut") from exc
+            raise RuntimeError(f"no output from cell {i} after its {key}") from exc
+        if i == 1:
+            first = span(page)[0]
+    return (span(page)[1] - first) / 1000
 
 
 def first_drawn(page: Any, url: str, predicate: str) -> float:
