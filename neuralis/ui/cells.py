@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from neuralis.document import Document
 from neuralis.execution import RunRecord
@@ -27,6 +28,8 @@ from neuralis.ui.window import show_cell
 
 QUICK_WAIT = 0.15
 EAGER_EDITORS = 40
+VARIABLES_KEY = "nb-variables"
+"""The fragment key of the sidebar's variable explorer."""
 _STATUS_ICON = {
     "queued": ":material/schedule:",
     "running": ":material/progress_activity:",
@@ -160,7 +163,7 @@ def _on_run(cell_id: str) -> None:
     # saving the watcher's round trip. The cell still runs in the broker's thread.
     with contextlib.suppress(KeyError):
         state.broker().wait(doc.key, cell_id, timeout=QUICK_WAIT)
-    st.rerun(scope=list(dict.fromkeys([cell_key(cell_id), *moved])))
+    rerun_after_run([cell_key(cell_id), *moved])
 
 
 def _on_edit(cell_id: str) -> None:
@@ -188,16 +191,38 @@ def _on_action(cell_id: str) -> None:
     doc = state.current()
     if doc is None or action is None:
         return
-    st.session_state[SELECTED] = cell_id
-    st.session_state.pop(UNDO_AT, None)
     if action == "edit":  # only this cell changes: its fragment reruns by itself
+        st.session_state[SELECTED] = cell_id
+        st.session_state.pop(UNDO_AT, None)
         st.session_state.setdefault(EDITING, set()).add(cell_id)
         return
+    act(doc, cell_id, action)
+    st.rerun()
+
+
+def act(doc: Document, cell_id: str, action: str) -> None:
+    """Do a structural action (an icon's or a key's) on a cell and save; the caller reruns.
+
+    ``action``: up, down, above, below, type (code <-> Markdown) or delete.
+    """
+    st.session_state[SELECTED] = cell_id
+    st.session_state.pop(UNDO_AT, None)
     with doc.lock:  # the document is shared: the broker's thread writes outputs into it
         _restructure(doc, cell_id, action)
         show_cell(doc, st.session_state.get(SELECTED))  # a moved or new cell stays in view
         doc.save()
-    st.rerun()
+
+
+def rerun_after_run(keys: list[str]) -> None:
+    """Rerun these fragments and the sidebar's variable explorer (from a run's callback).
+
+    The explorer is left out where it has not rendered in this session (an AppTest).
+    """
+    wanted = list(dict.fromkeys([*keys, VARIABLES_KEY]))
+    try:
+        st.rerun(scope=wanted)
+    except StreamlitAPIException:
+        st.rerun(scope=[k for k in wanted if k != VARIABLES_KEY])
 
 
 def _has_editor(doc: Document, cell_id: str) -> bool:

@@ -1,4 +1,8 @@
-"""The code editor (streamlit-ace) and the page's keyboard shortcut and styles."""
+"""The code editor (streamlit-ace) and the page's styles.
+
+The keyboard (neuralis/ui/keys.py) hands the text a run key ran to :func:`sent`, so an
+editor whose debounced update comes later never brings older text back.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,8 @@ from neuralis.ui.session_keys import EDITOR_INIT
 _ACE_CSS = ".ace_editor { line-height: LINE_HEIGHT; }"
 LINE_HEIGHT = 1.4
 
-# streamlit-ace sends its text only on Apply/Ctrl+Enter unless auto_update is on; with it
-# on, every pause of 200 ms sends the text, so the Run button never runs stale code. In
-# that mode its own Ctrl+Enter inserts a newline, so the script below takes the key first
-# (a capture listener on the editor's frame), waits for the debounced text and clicks the
-# cell's Run button.
+# The keyboard (run keys, command mode) is neuralis/ui/keys.py; this script only styles the
+# editor frames, at once when one (re)loads.
 _SHORTCUTS = """
 <script>
 (function () {
@@ -41,17 +42,6 @@ _SHORTCUTS = """
       frame.__neuralisLoad = true;
       frame.addEventListener("load", function () { hook(frame); });
     }
-    if (win.__neuralisHooked) { return; }
-    win.__neuralisHooked = true;
-    win.addEventListener("keydown", function (e) {
-      if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
-        e.preventDefault();
-        e.stopImmediatePropagation();
-        const box = frame.closest('[class*="st-key-box-"]');
-        const run = box && box.querySelector('[class*="st-key-run-"] button');
-        if (run) { setTimeout(function () { run.click(); }, 400); }
-      }
-    }, true);
   }
   setInterval(function () {
     document.querySelectorAll('iframe[title*="streamlit_ace"]').forEach(hook);
@@ -107,11 +97,26 @@ pre.neuralis-stderr { background: #fdecec; }
 
 
 def install_page_helpers() -> None:
-    """Add the Ctrl+Enter shortcut, the editors without live completion and the output
-    styles to the page (once per run)."""
+    """Add the editor styles, the editors without live completion and the output styles to
+    the page (once per run)."""
     st.html(_STYLES)
     st.html(_SHORTCUTS, unsafe_allow_javascript=True)
     st.html(_NO_LIVE_COMPLETION, unsafe_allow_javascript=True)
+
+
+_SENT = "neuralis_editor_sent"
+"""Editor key -> (the value the editor had sent, the newer text a run key brought)."""
+
+
+def sent(key: str, text: str) -> None:
+    """Take ``text`` as the editor's value until the editor itself sends something newer.
+
+    streamlit-ace (``auto_update``) sends its text 200 ms after the last keystroke; a run
+    key sends it at once. Until the editor's own update arrives, its widget value is the
+    older text, which must not replace the text that ran.
+    """
+    pending: dict[str, tuple[object, str]] = st.session_state.setdefault(_SENT, {})
+    pending[key] = (st.session_state.get(key), text)
 
 
 def code_editor(key: str, source: str, *, language: str = "python") -> str:
@@ -138,4 +143,10 @@ def code_editor(key: str, source: str, *, language: str = "python") -> str:
         auto_update=True,
         key=key,
     )
+    pending: dict[str, tuple[object, str]] = st.session_state.get(_SENT, {})
+    if key in pending:
+        stale, text = pending[key]
+        if value == stale:
+            return text
+        del pending[key]  # the editor caught up (or the user typed on)
     return value if isinstance(value, str) else source

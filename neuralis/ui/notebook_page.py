@@ -15,6 +15,7 @@ from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
 from neuralis.ui.kernel_bar import draw_kernel_bar, restart
+from neuralis.ui.keys import draw_keys
 from neuralis.ui.live import begin_page, draw_watcher
 from neuralis.ui.session_keys import DRAWN, SELECTED, TOO_LARGE
 from neuralis.ui.window import bounds, draw_pager, show_index
@@ -38,6 +39,7 @@ def render() -> None:
     draw_kernel_bar()
     render_environment_panel(doc)
     _toolbar(doc)
+    draw_keys()
     start, stop = bounds(doc)
     drawn = [str(cell["id"]) for cell in doc.nb.cells[start:stop]]
     st.session_state[DRAWN] = set(drawn)
