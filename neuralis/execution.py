@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 from neuralis.config import Settings
 from neuralis.errors import GatewayNotConfirmed, KernelDied, KernelError, NeuralisError
 from neuralis.kernels import Kernel, connect, is_configured_gateway
-from neuralis.messages import Msg
+from neuralis.messages import Msg, msg_type
 from neuralis.notebook.cells import set_outputs
 from neuralis.outputs import CellOutputs, DisplayUpdate, apply_display_update, reduce
 from neuralis.redaction import Redactor
@@ -119,6 +119,13 @@ class _Notebook:
         """Cells whose record a display update of the running cell rewrote."""
         self.confirmed: set[str] = set()
         """Gateway URLs (other than the configured one) the user agreed to connect to."""
+        self.spread: set[str] = set()
+        """Cells whose record a display update of the running cell rewrote."""
+        self.driving = threading.Lock()
+        """Held by whoever sends the kernel a request: the worker, or :meth:`Broker.peek`."""
+        self.warmed = threading.Event()
+        """Cleared while :meth:`Broker.warm` starts a kernel; a shutdown that waits waits for it."""
+        self.warmed.set()
 
     def become(self, status: KernelStatus, error: str | None = None) -> None:
         """Move the kernel to ``status``: the one place it changes (the broker's lock held).
@@ -182,6 +189,65 @@ class Broker:
             if nb.spec != spec or nb.cwd != cwd:
                 self._stop_kernel(nb)
                 nb.spec, nb.cwd = spec, cwd
+
+    def warm(self, notebook: str) -> None:
+        """Start the notebook's kernel in the background, so its first run does not wait.
+
+        Does not wait. Does nothing when a kernel runs, starts or is dead, when a cell is
+        on its way (its run starts the kernel), or when a gateway waits for the user's yes.
+        A start that fails leaves no trace: the first run tries again and tells why.
+        """
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if (
+                nb is None
+                or nb.kernel is not None
+                or nb.status != "none"
+                or nb.worker is not None
+                or not nb.ready.is_set()
+                or self._unconfirmed(nb) is not None
+            ):
+                return
+            nb.become("starting")
+            nb.warmed.clear()
+            nb.worker = threading.Thread(
+                target=self._warm, args=(nb,), name=f"neuralis-warm-{nb.key[-40:]}", daemon=True
+            )
+            nb.worker.start()
+            self._changed.notify_all()
+
+    def _warm(self, nb: _Notebook) -> None:
+        """Start the kernel as the notebook's worker, then run what was queued meanwhile.
+
+        A kernel that is no longer wanted when it is up (the notebook was shut down, given
+        another kernel or restarted meanwhile) is shut down again.
+        """
+        spec = nb.spec
+        try:
+            kernel = self._start(nb)
+        except Exception as exc:
+            log.info("background start of the kernel of %s failed: %s", nb.key, exc)
+            with self._lock:
+                if nb.status == "starting":  # only a run the user asked for reports it
+                    nb.become("none")
+                self._changed.notify_all()
+        else:
+            with self._lock:
+                keep = (
+                    nb.status == "starting"
+                    and nb.kernel is None
+                    and nb.spec == spec
+                    and nb.ready.is_set()
+                )
+                if keep:
+                    nb.kernel = kernel
+                    nb.become("idle")
+                self._changed.notify_all()
+            if not keep:
+                _quiet_shutdown(kernel)
+        finally:
+            nb.warmed.set()
+        self._work(nb)
 
     def rename(self, old: str, new: str) -> None:
         """Move a notebook's kernel, queue and records to its new key (the file was renamed).
@@ -290,10 +356,12 @@ class Broker:
             return dict(nb.records) if nb else {}
 
     def busy(self, notebook: str) -> bool:
-        """Tell whether a cell of the notebook is running or queued, or its kernel restarts."""
+        """Tell whether a cell is running or queued, or the kernel starts or restarts."""
         with self._lock:
             nb = self._notebooks.get(notebook)
-            return bool(nb and (nb.running or nb.queue or not nb.ready.is_set()))
+            return bool(
+                nb and (nb.running or nb.queue or not nb.ready.is_set() or nb.status == "starting")
+            )
 
     def wait(self, notebook: str, cell_id: str, timeout: float | None = None) -> RunRecord:
         """Block until the cell's current run has finished; return its record."""
@@ -309,6 +377,36 @@ class Broker:
                 if remaining is not None and remaining <= 0:
                     return rec
                 self._changed.wait(remaining if remaining is not None else 1.0)
+
+    def peek(self, notebook: str, code: str, timeout: float = 5.0) -> str | None:
+        """Run ``code`` silently on an idle kernel; return what it printed to stdout.
+
+        Silent: no execution count, no history, no record. None when no kernel runs, a cell
+        runs or is queued, or the kernel does not answer within ``timeout``. Never starts a
+        kernel and never waits for a cell; a cell queued meanwhile waits for it.
+        """
+        with self._lock:
+            nb = self._notebooks.get(notebook)
+            if nb is None or nb.kernel is None or nb.status != "idle" or nb.running or nb.queue:
+                return None
+            kernel = nb.kernel
+        if not nb.driving.acquire(blocking=False):
+            return None
+        out: list[str] = []
+
+        def on_message(msg: Msg) -> None:
+            content = msg.get("content", {})
+            if msg_type(msg) == "stream" and content.get("name") == "stdout":
+                out.append(str(content.get("text", "")))
+
+        try:
+            kernel.execute(code, on_message, timeout=timeout, silent=True)
+        except NeuralisError as exc:
+            log.info("silent request to the kernel of %s failed: %s", notebook, exc)
+            return None
+        finally:
+            nb.driving.release()
+        return "".join(out)
 
     def answer_input(self, notebook: str, text: str) -> None:
         """Answer the ``input()`` the notebook's running cell waits on."""
@@ -415,6 +513,8 @@ class Broker:
         _interrupt_quietly(kernel)  # let the worker return before the kernel goes
         with self._lock:
             self._stop_kernel(nb, wait=wait)
+        if wait:  # a kernel starting in the background is shut down by its thread
+            nb.warmed.wait(self._start_timeout)
 
     def kernel(self, notebook: str) -> Kernel | None:
         """Return the notebook's running kernel, if one runs (to inspect, not to drive)."""
@@ -518,7 +618,8 @@ class Broker:
                     kernel = self._start_for_run(nb)
                 if self._cancelled(nb, rec.cell_id):
                     continue
-                self._execute(nb, rec, kernel)
+                with nb.driving:
+                    self._execute(nb, rec, kernel)
             except NeuralisError as exc:
                 self._fail(nb, rec.cell_id, exc, kernel)
             except Exception as exc:  # a bug must not wedge the notebook with a cell "running"

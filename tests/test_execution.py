@@ -235,3 +235,84 @@ def test_switching_kernel_while_input_waits_ends_the_old_one(
     broker.run("nb", "j", "print('new kernel')")
     j = broker.wait("nb", "j", 60)
     assert j.status == "done", j.message
+
+
+def _until(check: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.05)
+
+
+def test_warm_starts_the_kernel_before_the_first_run(broker: Broker) -> None:
+    broker.warm("nb")
+    assert broker.kernel_status("nb") in ("starting", "idle")
+    broker.run("nb", "a", "import os\nprint(os.getpid())")  # queued while it starts
+    rec = broker.wait("nb", "a", 60)
+    assert rec.status == "done" and rec.execution_count == 1
+    _until(lambda: broker.kernel_status("nb") == "idle")
+    pid = rec.outputs.outputs[0].text
+    broker.warm("nb")  # a running kernel is left alone
+    rec = broker.wait("nb", broker.run("nb", "b", "print(os.getpid())").cell_id, 60)
+    assert rec.outputs.outputs[0].text == pid and rec.execution_count == 2
+
+
+def test_warm_that_fails_leaves_the_first_run_to_tell(tmp_path: Path) -> None:
+    b = Broker(start_timeout=30)
+    try:
+        b.attach("nb", "local:no-such-kernelspec", tmp_path)
+        b.warm("nb")
+        _until(lambda: b.kernel_status("nb") == "none" and not b.busy("nb"))
+        assert b.kernel_status("nb") == "none" and b.kernel_error("nb") is None
+        rec = b.wait("nb", b.run("nb", "c", "1").cell_id, 30)
+        assert rec.status == "error" and "no-such-kernelspec" in (rec.message or "")
+        b.warm("nb")  # dead now: nothing starts until a restart
+        assert b.kernel_status("nb") == "dead"
+    finally:
+        b.shutdown_all(wait=True)
+
+
+def test_warm_waits_for_a_gateway_the_user_has_not_confirmed(tmp_path: Path) -> None:
+    b = Broker()
+    try:
+        b.attach("nb", "gateway:http://127.0.0.1:9", tmp_path)
+        b.warm("nb")
+        assert b.kernel_status("nb") == "none" and not b.busy("nb")
+    finally:
+        b.shutdown_all(wait=True)
+
+
+def test_peek_reads_the_namespace_without_touching_count_or_history(broker: Broker) -> None:
+    from neuralis.variables import CODE, parse
+
+    assert broker.peek("nb", CODE) is None  # no kernel yet: nothing starts
+    rec = broker.wait(
+        "nb",
+        broker.run(
+            "nb", "a", "import numpy as np\nxs = [1, 2, 3]\ngrid = np.zeros((3, 4))\nname = 'Ada'"
+        ).cell_id,
+        60,
+    )
+    assert rec.status == "done" and rec.execution_count == 1
+    _until(lambda: broker.kernel_status("nb") == "idle")
+    printed = broker.peek("nb", CODE)
+    seen = parse(printed or "")
+    assert seen is not None, (printed, broker.kernel_status("nb"))
+    rows = {v.name: v for v in seen.rows}
+    assert set(rows) == {"xs", "grid", "name"}  # no modules, no IPython names, no helper
+    assert (rows["xs"].type, rows["xs"].extent) == ("list", "3")
+    assert (rows["grid"].type, rows["grid"].extent, rows["grid"].size) == (
+        "numpy.ndarray",
+        "3 x 4",
+        96,
+    )
+    assert rows["name"].extent == "3"
+    after = broker.wait(
+        "nb",
+        broker.run(
+            "nb", "b", "print(len(In), sorted(k for k in dir() if not k.startswith('_')))"
+        ).cell_id,
+        60,
+    )
+    assert after.execution_count == 2  # the silent requests took no number
+    assert after.outputs.outputs[0].text.startswith("3 ")  # In: '', cell a, cell b
+    assert "ns" not in after.outputs.outputs[0].text

@@ -72,8 +72,13 @@ class Kernel(Protocol):
         stdin: StdinHandler | None = None,
         timeout: float | None = None,
         stop_on_error: bool = True,
+        silent: bool = False,
     ) -> ExecuteReply:
-        """Run ``code``, streaming iopub messages to ``on_message``, until idle and replied."""
+        """Run ``code``, streaming iopub messages to ``on_message``, until idle and replied.
+
+        ``silent``: no execution count, no history, no execute_input or execute_result (a
+        look at the kernel's state that the user's session does not see).
+        """
 
     def interrupt(self) -> None:
         """Interrupt the running request; does not wait for it to stop."""
@@ -136,10 +141,15 @@ def run_execute(
     stdin: StdinHandler | None,
     timeout: float | None,
     stop_on_error: bool,
+    silent: bool = False,
 ) -> ExecuteReply:
     """Send an execute request and pump messages until iopub idle *and* the shell reply."""
     request = messages.execute_request(
-        code, transport.session, allow_stdin=stdin is not None, stop_on_error=stop_on_error
+        code,
+        transport.session,
+        allow_stdin=stdin is not None,
+        stop_on_error=stop_on_error,
+        silent=silent,
     )
     msg_id = request["header"]["msg_id"]
     transport.send("shell", request)

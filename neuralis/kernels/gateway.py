@@ -185,6 +185,7 @@ class GatewayKernel(OwnedKernel):
         stdin: StdinHandler | None = None,
         timeout: float | None = None,
         stop_on_error: bool = True,
+        silent: bool = False,
     ) -> ExecuteReply:
         """Run ``code``; see :class:`neuralis.kernels.base.Kernel`.
 
@@ -201,6 +202,7 @@ class GatewayKernel(OwnedKernel):
                 stdin=stdin,
                 timeout=timeout,
                 stop_on_error=stop_on_error,
+                silent=silent,
             )
         except KernelDied as exc:
             if channels.closed:  # restarted or shut down under the run: nothing died

@@ -190,6 +190,7 @@ class LocalKernel(OwnedKernel):
         stdin: StdinHandler | None = None,
         timeout: float | None = None,
         stop_on_error: bool = True,
+        silent: bool = False,
     ) -> ExecuteReply:
         """Run ``code``; see :class:`neuralis.kernels.base.Kernel`."""
         with self._io:
@@ -202,6 +203,7 @@ class LocalKernel(OwnedKernel):
                 stdin=stdin,
                 timeout=timeout,
                 stop_on_error=stop_on_error,
+                silent=silent,
             )
 
     def interrupt(self) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from neuralis.ui import auth, state
 from neuralis.ui.kernel_bar import draw_sidebar_status
+from neuralis.ui.variables import draw_variables
 
 
 def render() -> None:
@@ -15,4 +16,5 @@ def render() -> None:
     with st.sidebar:
         st.caption("Kernel")
         draw_sidebar_status()
+        draw_variables()
         auth.draw_logout()

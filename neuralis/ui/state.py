@@ -153,6 +153,7 @@ def open_document(name: str) -> Document | None:
     st.session_state[DOC] = doc
     st.query_params["file"] = doc.name
     broker().attach(doc.key, doc.kernel, doc.path.parent)
+    broker().warm(doc.key)  # the kernel starts while the user reads: the first Run is quick
     return doc
 
 
