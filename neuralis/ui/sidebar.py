@@ -16,5 +16,6 @@ def render() -> None:
     with st.sidebar:
         st.caption("Kernel")
         draw_sidebar_status()
-        draw_variables()
+        if state.current() is not None:
+            draw_variables()
         auth.draw_logout()

@@ -35,7 +35,8 @@ def _explorer() -> None:
     elif status in ("none", "dead"):
         last.pop(doc.key, None)
     shown = last.get(doc.key)
-    with st.expander("Variables", expanded=True, icon=":material/data_object:"):
+    st.caption("Variables")
+    with st.container(key="variables"):
         if shown is None:
             st.caption("The kernel is busy." if status == "busy" else "No kernel running yet.")
             return

@@ -108,7 +108,7 @@ def test_dataframes_are_interactive_tables_and_the_file_keeps_html(
     at = app(file="tables.ipynb")
     at.button(key="run-all").click().run()
     wait_done(at)
-    tables = at.dataframe
+    tables = at.main.dataframe  # not the sidebar's variable explorer
     assert len(tables) == 2  # the frame and the long frame; the styled one stays HTML
     assert list(tables[0].value["city"]) == ["Oslo", "Lima"]
     assert list(tables[0].value["people"]) == [709_000, 10_000_000]
