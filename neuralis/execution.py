@@ -119,8 +119,6 @@ class _Notebook:
         """Cells whose record a display update of the running cell rewrote."""
         self.confirmed: set[str] = set()
         """Gateway URLs (other than the configured one) the user agreed to connect to."""
-        self.spread: set[str] = set()
-        """Cells whose record a display update of the running cell rewrote."""
         self.driving = threading.Lock()
         """Held by whoever sends the kernel a request: the worker, or :meth:`Broker.peek`."""
         self.warmed = threading.Event()
