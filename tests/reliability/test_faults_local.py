@@ -84,9 +84,7 @@ def test_local_kernel_killed_mid_cell(app: Callable[..., AppTest], notebook_dir:
     record("fault", "local kernel SIGKILLed mid-cell", f"noticed in {noticed:.1f} s; restart ok")
 
 
-def test_endless_loop_is_interrupted(
-    app: Callable[..., AppTest], notebook_dir: Path
-) -> None:
+def test_endless_loop_is_interrupted(app: Callable[..., AppTest], notebook_dir: Path) -> None:
     cid, after = make_notebook(notebook_dir, "loop.ipynb", ["while True:\n    pass", "'alive'"])
     at = app(file="loop.ipynb")
     at.button(key=f"run-{cid}").click().run()
