@@ -116,6 +116,31 @@ def latex_body(text: str) -> str:
     return body
 
 
+_FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.DOTALL | re.MULTILINE)
+_DISPLAY = re.compile(r"(?<![\\$])\$\$(?!\$)(.+?)\$\$", re.DOTALL)
+
+
+def display_math(markdown: str) -> str:
+    """Put every ``$$...$$`` on lines of its own, outside code blocks.
+
+    Jupyter shows ``$$...$$`` as display math (centred) wherever it stands; Streamlit's
+    Markdown only when the delimiters are on lines of their own, else as inline math.
+    """
+    if "$$" not in markdown:
+        return markdown
+    parts, last = [], 0
+    for fence in _FENCE.finditer(markdown):
+        parts.append(_DISPLAY.sub(_own_lines, markdown[last : fence.start()]))
+        parts.append(fence.group(0))
+        last = fence.end()
+    parts.append(_DISPLAY.sub(_own_lines, markdown[last:]))
+    return "".join(parts)
+
+
+def _own_lines(match: re.Match[str]) -> str:
+    return f"\n\n$$\n{match.group(1).strip()}\n$$\n\n"
+
+
 def traceback_text(output: dict[str, Any]) -> str:
     """Return an error output's traceback as one text (with its ANSI codes)."""
     lines = output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]

@@ -10,6 +10,7 @@ from streamlit.errors import StreamlitAPIException
 from neuralis.document import Document
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells
+from neuralis.outputs.display import display_math
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.live import draw_live_outputs, is_live, remember
@@ -39,11 +40,13 @@ _STATUS_ICON = {
 }
 
 
+ACCENT = "#3b6fb6"
+"""The selection's colour (keys.js paints the same): calm, apart from the red of errors."""
 # The selected cell (the last one run, edited or changed) is outlined: "Run above" and
 # "Run below" count from it.
 _SELECTED_STYLE = """<style>
-.st-key-box-CELL { border-color: #ff4b4b !important; box-shadow: inset 3px 0 0 #ff4b4b; }
-</style>"""
+.st-key-box-CELL { border-color: ACCENT !important; box-shadow: inset 3px 0 0 ACCENT; }
+</style>""".replace("ACCENT", ACCENT)
 
 
 def select(cell_id: str) -> list[str]:
@@ -360,7 +363,7 @@ def _markdown_body(doc: Document, cell_id: str, source: str) -> None:
     if cell_id in st.session_state.get(EDITING, set()):
         _editor(doc, cell_id, source, language="markdown")
     elif source.strip():
-        st.markdown(source)
+        st.markdown(display_math(source))
     else:
         st.caption("Empty markdown cell: click Edit to write.")
 

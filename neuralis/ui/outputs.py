@@ -104,7 +104,7 @@ def _html(value: Any, meta: dict[str, Any]) -> None:
 
 @renders("text/markdown")
 def _markdown(value: Any, meta: dict[str, Any]) -> None:
-    st.markdown(display.as_text(value))
+    st.markdown(display.display_math(display.as_text(value)))
 
 
 @renders("text/latex")

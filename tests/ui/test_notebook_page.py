@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from neuralis.config import Settings
 from neuralis.notebook import read_notebook, write_notebook
 from neuralis.notebook.workspace import set_kernel
+from neuralis.ui.cells import ACCENT
 from tests.ui.conftest import act, captions, make_notebook, read, texts, wait_done
 
 
@@ -333,7 +334,7 @@ def test_the_window_can_be_turned_off(
 
 def outlined(at: AppTest) -> list[str]:
     """Return the ids of the cells drawn with the selection outline."""
-    styles = [h.proto.body for h in at.get("html") if "#ff4b4b" in h.proto.body]
+    styles = [h.proto.body for h in at.get("html") if ACCENT in h.proto.body]
     return [s.split("st-key-box-")[1].split()[0] for s in styles]
 
 
