@@ -117,7 +117,9 @@ def median(values: list[Sample]) -> Sample:
 def cell(key: str, value: Sample) -> str:
     if isinstance(value, str):
         return value
-    return f"{value:.1f}" if key == "density" else f"{value * 1000:.0f} ms"
+    if key == "density":
+        return f"{value:.1f}"
+    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms"
 
 
 def table(results: dict[str, dict[str, list[Sample]]], trials: int, loads: list[str]) -> str:
