@@ -16,7 +16,6 @@ from neuralis.ui.editor import code_editor
 from neuralis.ui.live import draw_live_outputs, is_live, remember
 from neuralis.ui.outputs import render_outputs
 from neuralis.ui.session_keys import (
-    ACTED,
     DRAWN,
     EDITING,
     EDITORS,
@@ -46,7 +45,36 @@ ACCENT = "#3b6fb6"
 # "Run below" count from it.
 _SELECTED_STYLE = """<style>
 .st-key-box-CELL { border-color: ACCENT !important; box-shadow: inset 3px 0 0 ACCENT; }
+.st-key-box-CELL .st-key-acts-CELL, .st-key-box-CELL .st-key-mdhead-CELL { opacity: 1; }
 </style>""".replace("ACCENT", ACCENT)
+
+# Icon buttons keep their label as their accessible name (a screen reader says "Move up",
+# not the icon's ligature) but show only the icon; the tooltip (help=) says more. A cell's
+# actions show on hover, focus or selection; a Markdown cell's whole header floats over its
+# top-right corner, so its text reads as prose, without a card.
+ICON_ONLY = (
+    '[class*="st-key-acts-"] button',
+    '[class*="st-key-run-"]:not(.st-key-run-all) button',
+)
+CELL_CSS = """<style>
+ICON_ONLY { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+[class*="st-key-box-"] { position: relative; padding: 0.5rem 0.75rem !important;
+  gap: 0.5rem !important; }
+[class*="st-key-head-"] button, [class*="st-key-mdhead-"] button, [class*="st-key-acts-"] button {
+  min-height: 1.9rem; padding: 0.1rem 0.45rem; }
+[class*="st-key-acts-"], [class*="st-key-mdhead-"] { opacity: 0; transition: opacity 120ms; }
+[class*="st-key-box-"]:hover [class*="st-key-acts-"],
+[class*="st-key-box-"]:focus-within [class*="st-key-acts-"],
+[class*="st-key-box-"]:hover [class*="st-key-mdhead-"],
+[class*="st-key-box-"]:focus-within [class*="st-key-mdhead-"] { opacity: 1; }
+[class*="st-key-box-"]:has([class*="st-key-mdhead-"]) { border-color: transparent; }
+[class*="st-key-mdhead-"] { position: absolute; top: 0.2rem; right: 0.5rem; z-index: 3;
+  width: auto !important; background: rgba(255, 255, 255, 0.95); border-radius: 0.5rem;
+  box-shadow: 0 1px 4px rgba(49, 51, 63, 0.18); padding: 0 0.25rem; }
+</style>""".replace(
+    "ICON_ONLY", ", ".join(f'{b} [data-testid="stMarkdownContainer"]' for b in ICON_ONLY)
+)
 
 
 def select(cell_id: str) -> list[str]:
@@ -94,12 +122,20 @@ def _cell(cell_id: str) -> None:
 
 
 def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> None:
-    """Draw the cell's controls: few widgets, since every widget costs on every rerun."""
+    """Draw the cell's controls: few widgets, since every widget costs on every rerun.
+
+    A code cell's header is one line: Run, ``In [n]``, status and duration, and the actions,
+    which show on hover or selection. A Markdown cell's floats over its text the same way
+    (the page's CSS, ``CELL_CSS``), so the text reads as prose.
+    """
     # One horizontal flex row (not columns): fewer nodes for the browser to redraw.
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    run = status = actions = row
+    editing = cell_id in st.session_state.get(EDITING, set())
+    head = "mdhead" if kind == "markdown" and not editing else "head"  # an editor: in line
+    row = st.container(
+        horizontal=True, vertical_alignment="center", gap="small", key=f"{head}-{cell_id}"
+    )
     if kind == "code":
-        run.button(
+        row.button(
             "Run",
             icon=":material/play_arrow:",
             key=f"run-{cell_id}",
@@ -107,17 +143,17 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
             on_click=_on_run,
             args=(cell_id,),
         )
-        status.caption(_status_line(doc, cell_id, rec))
+        row.caption(_status_line(doc, cell_id, rec))
     else:
-        editing = cell_id in st.session_state.get(EDITING, set())
-        run.button(
+        row.button(
             "Done" if editing else "Edit",
             icon=":material/edit:",
             key=f"edit-{cell_id}",
+            help="Show the text (Shift+Enter)" if editing else "Edit the text (Enter)",
             on_click=_on_edit,
             args=(cell_id,),
         )
-        status.caption("Markdown")
+        row.caption("Markdown")
     if st.session_state.get(UNDO_AT) == cell_id and st.session_state.get(UNDO, {}).get(doc.key):
         row.button(
             "Undo delete",
@@ -126,28 +162,30 @@ def _header(doc: Document, cell_id: str, kind: str, rec: RunRecord | None) -> No
             help="Put back the cell just deleted (Z in command mode)",
             on_click=undo_delete,
         )
-    options = [a for a in ACTIONS if a != "edit"]
-    if kind == "code" and not _has_editor(doc, cell_id):
-        options.insert(0, "edit")
-    actions.segmented_control(
-        "Cell actions",
-        options,
-        format_func=ACTIONS.__getitem__,
-        key=action_key(cell_id),
-        label_visibility="collapsed",
-        on_change=_on_action,
-        args=(cell_id,),
-    )
+    row.space("stretch")
+    actions = row.container(horizontal=True, gap=None, width="content", key=f"acts-{cell_id}")
+    for action, (icon, label, tip) in ACTIONS.items():
+        if action == "edit" and (kind != "code" or _has_editor(doc, cell_id)):
+            continue
+        actions.button(
+            label,
+            icon=icon,
+            key=f"act-{cell_id}-{action}",
+            help=tip,
+            type="tertiary",
+            on_click=_on_action,
+            args=(cell_id, action),
+        )
 
 
-ACTIONS = {  # open the editor, up, down, add above, add below, code <-> markdown, delete
-    "edit": ":material/edit:",
-    "up": ":material/arrow_upward:",
-    "down": ":material/arrow_downward:",
-    "above": ":material/vertical_align_top:",
-    "below": ":material/vertical_align_bottom:",
-    "type": ":material/swap_horiz:",
-    "delete": ":material/delete:",
+ACTIONS = {  # action -> (icon, accessible name, tooltip)
+    "edit": (":material/edit:", "Open the editor", "Open the editor (Enter)"),
+    "up": (":material/arrow_upward:", "Move up", "Move the cell up"),
+    "down": (":material/arrow_downward:", "Move down", "Move the cell down"),
+    "above": (":material/vertical_align_top:", "Add above", "Add a cell above (A)"),
+    "below": (":material/vertical_align_bottom:", "Add below", "Add a cell below (B)"),
+    "type": (":material/swap_horiz:", "Switch type", "Code <-> Markdown (Y / M)"),
+    "delete": (":material/delete:", "Delete", "Delete the cell (D D; Z undoes)"),
 }
 
 
@@ -174,25 +212,10 @@ def _on_edit(cell_id: str) -> None:
     editing.symmetric_difference_update({cell_id})
 
 
-def action_key(cell_id: str) -> str:
-    """Return the key of a cell's action widget; it changes after every action.
-
-    A segmented control keeps its selection in the browser and sends it again with the
-    next rerun (a keystroke in any editor), which would repeat the action: changing type
-    back and dropping the text typed since, moving the cell again, adding another cell.
-    Under a new key the old widget is gone, so a stale selection reaches no callback.
-    """
-    acted: dict[str, int] = st.session_state.get(ACTED, {})
-    return f"act-{cell_id}-{acted.get(cell_id, 0)}"
-
-
-def _on_action(cell_id: str) -> None:
+def _on_action(cell_id: str, action: str) -> None:
     """Do a structural change once; the whole page redraws."""
-    action = st.session_state.get(action_key(cell_id))
-    acted: dict[str, int] = st.session_state.setdefault(ACTED, {})
-    acted[cell_id] = acted.get(cell_id, 0) + 1
     doc = state.current()
-    if doc is None or action is None:
+    if doc is None:
         return
     if action == "edit":  # only this cell changes: its fragment reruns by itself
         st.session_state[SELECTED] = cell_id

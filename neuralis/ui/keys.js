@@ -57,11 +57,13 @@ function install() {
   K.paint = function () {
     document.body.dataset.neuralisSelected = K.selected || "";
     const mode = document.body.dataset.neuralisMode || "command";
+    const sel = K.selected ? CSS.escape(K.selected) : "";
     K.style.textContent = K.selected
-      ? `.${BOX}${CSS.escape(K.selected)} { border-color: ${ACCENT} !important;` +
+      ? `.${BOX}${sel} { border-color: ${ACCENT} !important;` +
         ` box-shadow: inset 3px 0 0 ${ACCENT}; }` +
+        `.${BOX}${sel} .st-key-acts-${sel}, .${BOX}${sel} .st-key-mdhead-${sel} { opacity: 1; }` +
         (mode === "command"
-          ? `.${BOX}${CSS.escape(K.selected)} { outline: 2px solid ${ACCENT}55;` +
+          ? `.${BOX}${sel} { outline: 2px solid ${ACCENT}55;` +
             ` outline-offset: 1px; }`
           : "")
       : "";
@@ -288,6 +290,16 @@ function install() {
     },
     true,
   );
+
+  // A double click on a Markdown cell's text edits it, as in JupyterLab.
+  document.addEventListener("dblclick", function (e) {
+    const cell = cellOf(e.target);
+    const box = boxOf(cell);
+    if (!cell || !box || !box.querySelector(`.st-key-mdhead-${CSS.escape(cell)}`)) return;
+    if (e.target.closest && e.target.closest("button")) return;
+    K.pendingFocus = cell;
+    K.emit("edit", cell);
+  });
 
   new MutationObserver(K.scan).observe(document.body, { childList: true, subtree: true });
   setInterval(K.scan, 250); // an editor frame that loaded a new document needs hooking again

@@ -10,7 +10,7 @@ from neuralis.document import Document
 from neuralis.notebook import cells as ops
 from neuralis.sanitize import markdown_text
 from neuralis.ui import state
-from neuralis.ui.cells import QUICK_WAIT, draw_cell, run_range
+from neuralis.ui.cells import CELL_CSS, QUICK_WAIT, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
@@ -24,6 +24,7 @@ from neuralis.ui.window import bounds, draw_pager, show_index
 def render() -> None:
     """Draw the whole page."""
     install_page_helpers()
+    st.html(CELL_CSS)
     ws = state.workspace()
     doc = state.document()
     _show_notice()

@@ -3,6 +3,7 @@ prose-like Markdown cells, one compact row of controls, continuous scrolling, th
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -60,3 +61,51 @@ def test_the_selected_cell_is_outlined_in_the_accent_and_math_is_centred(
     m, c = math.bounding_box(), cell.bounding_box()
     centre, middle = m["x"] + m["width"] / 2, c["x"] + c["width"] / 2
     assert abs(centre - middle) < 0.05 * c["width"], (m, c)
+
+
+ICON_NAME = re.compile(r'button "([^"]*_[^"]*|[^"]* icon)"')
+"""A button whose accessible name is an icon's ligature ("vertical_align_top icon")."""
+
+
+def opacity(page: Any, selector: str) -> float:
+    return float(page.locator(selector).first.evaluate("e => getComputedStyle(e).opacity"))
+
+
+def test_icon_buttons_have_a_name_and_a_tooltip(page: Any, server: Server) -> None:
+    name, ids = notebook(server, [("markdown", "# Title"), ("code", "x = 1")])
+    open_notebook(page, server, name)
+    page.locator(f".st-key-box-{ids[1]}").hover()
+    up = page.get_by_role("button", name="Move up", exact=True)
+    assert up.count() == 2  # one per cell, found by name as a screen reader says it
+    for label in ("Move down", "Add above", "Add below", "Switch type", "Delete", "Run"):
+        page.locator(f".st-key-box-{ids[1]}").get_by_role(
+            "button", name=label, exact=True
+        ).wait_for()
+    snapshot = page.get_by_test_id("stMain").aria_snapshot()
+    named_by_icon = [m.group(1) for m in ICON_NAME.finditer(snapshot) if ".ipynb" not in m.group(1)]
+    assert named_by_icon == []
+    page.locator(f".st-key-box-{ids[1]}").get_by_role("button", name="Add above").hover()
+    page.get_by_test_id("stTooltipContent").filter(has_text="Add a cell above").wait_for()
+
+
+def test_markdown_reads_as_prose_and_actions_show_on_hover(page: Any, server: Server) -> None:
+    name, ids = notebook(server, [("markdown", "# Chapter\n\nPlain prose."), ("code", "y = 2")])
+    open_notebook(page, server, name)
+    page.get_by_role("heading", name="Chapter").wait_for()
+    page.locator(f".st-key-run-{ids[1]} button").first.click()  # the code cell is selected
+    page.wait_for_function(f"document.body.dataset.neuralisSelected === '{ids[1]}'")
+    page.get_by_role("heading", name="Chapter").hover()
+    page.mouse.move(5, 5)  # away from both cells
+    page.wait_for_timeout(300)
+    assert border(page, ids[0]) == "rgba(0, 0, 0, 0)"  # no card round the prose
+    assert opacity(page, f".st-key-mdhead-{ids[0]}") == 0  # no row of icons over it
+    assert opacity(page, f".st-key-acts-{ids[1]}") == 1  # the selected cell shows its actions
+    assert page.locator(f".st-key-head-{ids[1]}").get_by_text("In [1]").is_visible()
+    page.get_by_text("Plain prose.").hover()
+    page.wait_for_function(
+        f"getComputedStyle(document.querySelector('.st-key-mdhead-{ids[0]}')).opacity === '1'"
+    )
+    page.get_by_text("Plain prose.").dblclick()  # edits it, as in JupyterLab
+    page.locator(f".st-key-box-{ids[0]} iframe[title*='streamlit_ace']").wait_for()
+    page.locator(f".st-key-edit-{ids[0]} button").first.click()  # Done
+    page.get_by_role("heading", name="Chapter").wait_for()

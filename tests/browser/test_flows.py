@@ -65,7 +65,7 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
 def action(page: Any, cell_id: str, icon: str) -> None:
     """Click one of a cell's action icons (``arrow_upward``, ``swap_horiz``...)."""
     group = page.locator(f'[class*="st-key-act-{cell_id}-"]')
-    group.locator("button", has_text=icon).click()
+    group.locator("button", has_text=icon).first.click()  # the first: Streamlit draws two
 
 
 def type_into(page: Any, cell_id: str, text: str, *, replace: bool = True) -> None:
@@ -106,7 +106,7 @@ def test_change_type_then_type(page: Any, server: Server) -> None:
     (cell,) = cells(server, name)
     assert (cell.cell_type, cell.source) == ("markdown", "# My heading")
     assert editor_text(page, cid) == "# My heading"
-    page.locator(f".st-key-edit-{cid} button").click()  # Done: the heading is drawn
+    page.locator(f".st-key-edit-{cid} button").first.click()  # Done: the heading is drawn
     page.get_by_role("heading", name="My heading").wait_for()
     assert cells(server, name)[0].cell_type == "markdown"
 

@@ -133,11 +133,5 @@ def texts(at: AppTest) -> list[str]:
 
 
 def act(at: AppTest, cell_id: str, action: str) -> AppTest:
-    """Click one of a cell's actions (its widget's key changes after every action)."""
-    from neuralis.ui.cells import ACTED
-
-    try:
-        count = at.session_state[ACTED].get(cell_id, 0)
-    except KeyError:
-        count = 0
-    return at.button_group(key=f"act-{cell_id}-{count}").set_value(action).run()
+    """Click one of a cell's action buttons (up, down, above, below, type, delete, edit)."""
+    return at.button(key=f"act-{cell_id}-{action}").click().run()
