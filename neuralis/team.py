@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from neuralis.errors import NeuralisError
 from neuralis.optional import docker_support
-from neuralis.sessions import Sessions
+from neuralis.session import Sessions
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from neuralis.execution import Broker
 
 def cull_idle(broker: Broker, max_idle: float) -> list[str]:
     """Shut down idle kernels whose last run ended more than ``max_idle`` seconds ago (or that
-    never ran one); return their notebooks. The app culls by session instead (sessions.py)."""
+    never ran one); return their notebooks. The app culls by browser session instead
+    (neuralis/session/browsers.py)."""
     now = time.time()
     idle = []
     for key in broker.notebooks():

@@ -7,10 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from neuralis.document import Document
 from neuralis.execution import Broker
 from neuralis.notebook.workspace import Workspace
-from neuralis.sessions import Sessions
+from neuralis.session import Document, Sessions
 from tests.ui.conftest import make_notebook, read
 
 ROOT = Path(__file__).resolve().parents[1]

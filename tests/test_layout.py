@@ -21,8 +21,7 @@ LAYERS: dict[str, int] = {
     "ui": 6,
     "cli": 6,
     "__main__": 6,
-    "document": 5,
-    "sessions": 5,
+    "session": 5,
     "runner": 5,
     "execution": 4,
     "environment": 4,
@@ -140,7 +139,7 @@ def test_streamlit_only_in_ui_and_pages() -> None:
 def test_the_checker_sees_what_runs_back_up(tmp_path: Path) -> None:
     """The checks above can fail: lazy imports up the layers or into a new module are found."""
     files = {
-        "neuralis/kernels/x.py": "def f():\n    from neuralis import document\n",
+        "neuralis/kernels/x.py": "def f():\n    from neuralis import session\n",
         "neuralis/docker/y.py": "from neuralis.kernels import gateway\n",
         "neuralis/fresh.py": "from neuralis.ui import cells\n",  # unlisted: placed above ui
         "neuralis/outputs.py": "import neuralis.fresh\n",
@@ -150,7 +149,7 @@ def test_the_checker_sees_what_runs_back_up(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
     assert upward(graph(tmp_path)) == [
         "docker (layer 3) imports kernels (layer 3)",
-        "kernels (layer 3) imports document (layer 5)",
+        "kernels (layer 3) imports session (layer 5)",
         "outputs (layer 2) imports fresh (layer 7)",
     ]
 

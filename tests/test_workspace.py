@@ -7,13 +7,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from neuralis.document import Document
 from neuralis.errors import InvalidName, NotebookFormatError, NotebookTooLarge
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells as ops
 from neuralis.notebook import new_notebook
 from neuralis.notebook.workspace import Workspace, check_name, export_python, kernel_of, set_kernel
 from neuralis.outputs import CellOutputs, display, mime
+from neuralis.session import Document
 
 
 def test_first_start_writes_a_valid_welcome_notebook(tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_outputs_saved_by_another_tab_are_no_conflict(tmp_path: Path) -> None:
 
 def test_sessions_cull_only_detached_idle_notebooks() -> None:
     from neuralis.execution import Broker
-    from neuralis.sessions import Sessions
+    from neuralis.session import Sessions
 
     broker = Broker()
     sessions = Sessions(broker, idle_timeout=10)

@@ -54,7 +54,7 @@ class Broker:
         """Told of every finished run from the worker thread, before the notebook is idle.
 
         The app stores finished runs into the notebook file this way, whether or not a
-        browser tab shows it (neuralis/document.py).
+        browser tab shows it (neuralis/session/document.py).
         """
         self._factory = kernel_factory
         self._start_timeout = start_timeout

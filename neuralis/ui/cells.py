@@ -7,10 +7,10 @@ import contextlib
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from neuralis.document import Document
 from neuralis.execution import RunRecord
 from neuralis.notebook import cells
 from neuralis.outputs.display import display_math
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.editor import code_editor
 from neuralis.ui.live import draw_live_outputs, is_live, remember

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Literal
 import streamlit as st
 
 from neuralis.config import Settings
-from neuralis.document import Document
 from neuralis.errors import NeuralisError
 from neuralis.optional import docker_support
 from neuralis.sanitize import code_span, markdown_text
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.session_keys import ENV_PENDING
 

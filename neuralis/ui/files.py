@@ -9,10 +9,10 @@ import nbformat
 import streamlit as st
 from nbformat import NotebookNode
 
-from neuralis.document import Document
 from neuralis.errors import NeuralisError
 from neuralis.notebook.workspace import SUFFIX, Workspace, export_python
 from neuralis.sanitize import label_text, markdown_text
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.session_keys import PENDING_UPLOAD
 

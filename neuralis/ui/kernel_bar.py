@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neuralis.document import Document
 from neuralis.errors import NeuralisError
 from neuralis.kernels import parse_spec
 from neuralis.sanitize import code_span, markdown_text
+from neuralis.session import Document
 from neuralis.ui import state
 
 GATEWAY_OTHER = "Gateway URL…"

@@ -16,8 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from neuralis.document import Document
 from neuralis.notebook import cells as ops
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.cells import (
     QUICK_WAIT,

@@ -20,8 +20,8 @@ from typing import Any
 
 import streamlit as st
 
-from neuralis.document import Document
 from neuralis.execution import RunRecord
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.outputs import render_outputs
 from neuralis.ui.session_keys import DRAWN, PAGE, SHOWN

@@ -6,9 +6,9 @@ import contextlib
 
 import streamlit as st
 
-from neuralis.document import Document
 from neuralis.notebook import cells as ops
 from neuralis.sanitize import markdown_text
+from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.cells import CELL_CSS, QUICK_WAIT, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers

@@ -1,7 +1,7 @@
 """Process-wide and per-session objects, and the notebook the session has open.
 
 The open document itself is process-wide (one per file, shared by every tab, held beside
-the broker in :class:`~neuralis.sessions.Sessions`); a session keeps only a reference to
+the broker in :class:`~neuralis.session.Sessions`); a session keeps only a reference to
 the one it shows, and its own view of it (editors, selection).
 """
 
@@ -14,11 +14,10 @@ import uuid
 import streamlit as st
 
 from neuralis.config import Settings
-from neuralis.document import Document, Documents
 from neuralis.errors import NeuralisError, NotebookTooLarge
 from neuralis.execution import Broker
 from neuralis.notebook.workspace import Workspace
-from neuralis.sessions import ClientHandle, Sessions
+from neuralis.session import ClientHandle, Document, Documents, Sessions
 from neuralis.ui import auth
 from neuralis.ui.session_keys import DOC, EDITORS, NOTICE, SESSION_ID, SHOWN, TOO_LARGE
 

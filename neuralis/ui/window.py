@@ -15,8 +15,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.config import Settings
-from neuralis.document import Document
 from neuralis.notebook import cells as ops
+from neuralis.session import Document
 from neuralis.ui.session_keys import WINDOW_START
 
 

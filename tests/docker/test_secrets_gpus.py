@@ -128,7 +128,7 @@ def test_an_engine_that_cannot_make_the_bridge_says_so(
 def test_the_team_view_lists_a_docker_kernel_with_its_memory(
     kernel_name: str, settings: Settings
 ) -> None:
-    from neuralis.sessions import Sessions
+    from neuralis.session import Sessions
     from neuralis.team import running_kernels, stop
 
     sessions = Sessions(Broker(settings))

@@ -20,8 +20,8 @@ def panel_app(path: str) -> None:
     """Open one notebook and draw only the environment panel."""
     from pathlib import Path
 
-    from neuralis.document import Document
     from neuralis.notebook.workspace import Workspace
+    from neuralis.session import Document
     from neuralis.ui.environment import render_environment_panel
 
     p = Path(path)

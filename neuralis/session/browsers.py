@@ -12,8 +12,8 @@ import threading
 import time
 import uuid
 
-from neuralis.document import Documents
 from neuralis.execution import Broker
+from neuralis.session.document import Documents
 
 IDLE_TIMEOUT = 3600.0
 EXIT_GRACE = 3.0
