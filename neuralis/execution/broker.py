@@ -352,8 +352,11 @@ class Broker:
             interrupt_quietly(kernel if running else None)
             self._wait_idle(nb.key, 5.0)
             with self._lock:
+                if nb.status == "none":  # shut down meanwhile: nothing to restart
+                    return
                 nb.become("starting")
                 self._changed.notify_all()
+            before = kernel
             try:
                 if kernel is None:
                     kernel = self._start(nb)
@@ -366,9 +369,15 @@ class Broker:
                 self._worker.mark_dead(nb, f"Restart failed: {exc!r}")
                 raise
             with self._lock:
-                nb.kernel = kernel
-                nb.become("idle")
+                # A shutdown while the kernel started took the slot's kernel away and said
+                # "none": the new kernel is nobody's, so it goes (else it would outlive the app).
+                wanted = nb.status == "starting" and nb.kernel is before
+                if wanted:
+                    nb.kernel = kernel
+                    nb.become("idle")
                 self._changed.notify_all()
+            if not wanted:
+                shutdown_quietly(kernel)
         finally:
             with self._lock:
                 nb.ready.set()

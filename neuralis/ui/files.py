@@ -30,7 +30,8 @@ def draw_files(ws: Workspace, doc: Document | None) -> None:
 
 def _listing(ws: Workspace, doc: Document | None) -> None:
     entries = ws.list()
-    st.caption(f"{len(entries)} notebooks in `{ws.root}`")
+    count = len(entries)
+    st.caption(f"{count} notebook{'' if count == 1 else 's'} in `{ws.root}`")
     if unlisted := ws.unlisted():  # listed would mean a button that cannot open them
         names = markdown_text(", ".join(repr(n) for n in unlisted))
         st.caption(f"Not shown, as their names cannot be opened here (rename them): {names}")

@@ -9,6 +9,7 @@ from neuralis.kernels import parse_spec
 from neuralis.sanitize import code_span, markdown_text
 from neuralis.session import Document
 from neuralis.ui import state
+from neuralis.ui.session_keys import RESTART_ASK
 
 GATEWAY_OTHER = "Gateway URL…"
 _BADGE = {
@@ -88,6 +89,8 @@ def _kernel_bar() -> None:
         "Kernel", options, index=options.index(doc.kernel), key=f"kernel-pick-{doc.name}"
     )
     right.markdown(f"Status {status_badge(doc)}")
+    if st.session_state.get(RESTART_ASK):
+        _confirm_restart(doc)
     if choice == GATEWAY_OTHER:
         _gateway_form(doc)
     elif choice != doc.kernel:
@@ -147,6 +150,44 @@ def choose_kernel(doc: Document, spec: str) -> None:
     broker.attach(doc.key, spec, doc.path.parent)
     if spec.startswith("gateway:"):
         broker.confirm_gateway(doc.key, spec.partition(":")[2])
+
+
+def ask_restart(doc: Document, then_run_all: bool = False) -> None:
+    """Restart at once when the kernel holds nothing yet; otherwise ask first, as JupyterLab does.
+
+    A callback (the toolbar's Restart buttons) or a key (0 0); the kernel bar draws the question.
+    """
+    broker = state.broker()
+    used = broker.busy(doc.key) or bool(broker.records(doc.key))
+    if broker.kernel_status(doc.key) in ("idle", "busy") and used:
+        st.session_state[RESTART_ASK] = "restart-run-all" if then_run_all else "restart"
+        return
+    _restart_now(doc, then_run_all)
+
+
+def _restart_now(doc: Document, then_run_all: bool) -> None:
+    from neuralis.ui.cells import run_range
+
+    st.session_state.pop(RESTART_ASK, None)
+    restart(doc)
+    if then_run_all:
+        run_range(doc, 0, None)  # queued now, run once the kernel is back
+
+
+def _confirm_restart(doc: Document) -> None:
+    then_run_all = st.session_state.get(RESTART_ASK) == "restart-run-all"
+    with st.container(border=True, key="restart-ask"):
+        st.markdown(
+            "**Restart the kernel?** Its variables are lost, and a running cell is stopped."
+            + (" Then every cell runs from the top." if then_run_all else "")
+        )
+        yes, no, _ = st.columns([1, 1, 3])
+        if yes.button("Restart", key="restart-confirm", type="primary"):
+            _restart_now(doc, then_run_all)
+            st.rerun()  # the page draws the cells restarting (or queued)
+        no.button(
+            "Cancel", key="restart-cancel", on_click=st.session_state.pop, args=(RESTART_ASK, None)
+        )
 
 
 def restart(doc: Document) -> None:

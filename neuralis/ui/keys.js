@@ -49,6 +49,8 @@ function install() {
     seenData: null,
     pendingFocus: null,
     lastD: 0,
+    lastI: 0,
+    last0: 0,
     style: document.createElement("style"),
   };
   K.style.id = "neuralis-keys-style";
@@ -265,6 +267,22 @@ function install() {
           K.emit("delete", cell);
         } else {
           K.lastD = now;
+        }
+      } else if (key === "i" || key === "I") {
+        const now = Date.now();
+        if (now - K.lastI < 1000) {
+          K.lastI = 0;
+          K.emit("interrupt", cell);
+        } else {
+          K.lastI = now;
+        }
+      } else if (key === "0") {
+        const now = Date.now();
+        if (now - K.last0 < 1000) {
+          K.last0 = 0;
+          K.emit("restart", cell);
+        } else {
+          K.last0 = now;
         }
       } else if (key === "h" || key === "H") {
         K.help();

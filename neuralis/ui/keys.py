@@ -32,6 +32,7 @@ from neuralis.ui.cells import (
     undo_delete,
 )
 from neuralis.ui.editor import sent
+from neuralis.ui.kernel_bar import ask_restart
 from neuralis.ui.session_keys import DRAWN, EDITING, SELECTED
 from neuralis.ui.window import show_cell
 
@@ -56,6 +57,8 @@ SHORTCUTS = (
     ("A / B", "Add a cell above / below"),
     ("D D", "Delete the cell"),
     ("Z", "Undo the delete"),
+    ("I I", "Interrupt the kernel"),
+    ("0 0", "Restart the kernel (asks first when it holds variables)"),
     ("M / Y", "Make the cell Markdown / code"),
     ("Shift+Enter, Ctrl+Enter", "Run the selected cell"),
     ("H", "Show these shortcuts"),
@@ -170,6 +173,12 @@ def _do(doc: Document, item: Mapping[str, Any], waits: list[str]) -> list[str] |
         save(doc)
         st.toast("Saved", icon=":material/save:")
         return []
+    if action == "interrupt":  # the running cell's own fragment shows it stop
+        state.broker().interrupt(doc.key)
+        return []
+    if action == "restart":
+        ask_restart(doc)
+        return None  # the kernel bar asks, or the page shows the kernel starting
     if not isinstance(cell_id, str) or not _exists(doc, cell_id):
         return []
     if action in ("run", "run-next", "run-insert"):

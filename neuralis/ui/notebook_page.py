@@ -14,7 +14,7 @@ from neuralis.ui.cells import CELL_CSS, QUICK_WAIT, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
-from neuralis.ui.kernel_bar import draw_kernel_bar, restart
+from neuralis.ui.kernel_bar import ask_restart, draw_kernel_bar
 from neuralis.ui.keys import draw_keys
 from neuralis.ui.live import begin_page, draw_watcher
 from neuralis.ui.session_keys import DRAWN, SELECTED, TOO_LARGE
@@ -102,10 +102,10 @@ def _toolbar(doc: Document) -> None:
         broker.interrupt(doc.key)
     # Callbacks run before the page draws, so the kernel bar already says "starting".
     cols[4].button(
-        "Restart", icon=":material/restart_alt:", key="restart", on_click=restart, args=(doc,)
+        "Restart", icon=":material/restart_alt:", key="restart", on_click=ask_restart, args=(doc,)
     )
     cols[5].button(
-        "Restart & run all", key="restart-run-all", on_click=_restart_run_all, args=(doc,)
+        "Restart & run all", key="restart-run-all", on_click=ask_restart, args=(doc, True)
     )
     if cols[6].button("Clear outputs", key="clear-outputs"):
         broker.clear(doc.key)
@@ -128,8 +128,3 @@ def _run(doc: Document, which: str) -> None:
     if queued:
         with contextlib.suppress(KeyError):
             state.broker().wait(doc.key, queued[-1][0], timeout=QUICK_WAIT)
-
-
-def _restart_run_all(doc: Document) -> None:
-    restart(doc)
-    run_range(doc, 0, None)  # queued now, run once the kernel is back

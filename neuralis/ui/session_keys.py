@@ -52,3 +52,6 @@ BUILD_NAME = "neuralis_build_name"
 """The kernel whose build the Kernels page follows."""
 ENV_PENDING = "neuralis_env_pending"
 """The environment panel's build in progress and what to do once it is done."""
+
+RESTART_ASK = "neuralis_restart_ask"
+"""``"restart"`` or ``"restart-run-all"`` while the page asks whether to restart a used kernel."""

@@ -186,3 +186,30 @@ def test_letters_typed_in_an_editor_stay_there(page: Any, server: Server) -> Non
     saved = cells(server, name)
     assert [c.id for c in saved] == ids and saved[0].cell_type == "code"
     assert drawn_ids(page) == ids
+
+
+def test_i_i_interrupts_and_0_0_asks_then_restarts(page: Any, server: Server) -> None:
+    name, ids = fresh(server, ["x = 7\nwhile True:\n    pass", "print('x' in dir())"])
+    open_notebook(page, server, name)
+    editor(page, ids[0]).focus()
+    editor(page, ids[0]).press("Control+Enter")
+    page.locator(f".st-key-box-{ids[0]}").get_by_text("running").first.wait_for()
+    command_mode(page, ids[0])
+    page.keyboard.press("i")
+    page.keyboard.press("i")
+    eventually(lambda: cells(server, name)[0].outputs[-1].ename == "KeyboardInterrupt")
+    page.keyboard.press("0")
+    page.keyboard.press("0")
+    page.get_by_text("Restart the kernel?").wait_for()  # x is in the kernel: it asks first
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Restart the kernel?").wait_for(state="hidden")
+    command_mode(page, ids[1])
+    page.keyboard.press("Control+Enter")
+    eventually(lambda: cells(server, name)[1].outputs[0].text == "True\n")  # kept
+    page.keyboard.press("0")
+    page.keyboard.press("0")
+    page.get_by_role("button", name="Restart", exact=True).last.wait_for()
+    page.locator(".st-key-restart-confirm button").click()
+    page.get_by_text("Restart the kernel?").wait_for(state="hidden")
+    page.keyboard.press("Control+Enter")
+    eventually(lambda: cells(server, name)[1].outputs[0].text == "False\n")  # x went with it

@@ -123,6 +123,7 @@ def test_restart_of_a_cell_that_ignores_ctrl_c_starts_clean(
     time.sleep(1.0)
     assert state.broker().record(key, cid).status == "running"  # type: ignore[union-attr]
     at.button(key="restart").click().run()
+    at.button(key="restart-confirm").click().run()  # a cell runs: the page asks first
     rec = wait_for(at, cid, lambda r: r.finished, 30)
     assert rec.status == "error" and "restarted while this cell ran" in (rec.message or "")
     for _ in range(2):  # later restarts used to fail with ZMQError('Operation not supported')
@@ -132,6 +133,7 @@ def test_restart_of_a_cell_that_ignores_ctrl_c_starts_clean(
         assert state.broker().kernel_status(key) == "idle", state.broker().kernel_error(key)
         at.run()
         at.button(key="restart").click().run()
+        at.button(key="restart-confirm").click().run()
     at.button(key=f"run-{after}").click().run()
     wait_done(at)
     assert not at.exception

@@ -364,7 +364,14 @@ def test_restart_and_restart_run_all(app: Callable[..., AppTest], notebook_dir: 
     at = app(file="rs.ipynb")
     at.button(key=f"run-{ids[0]}").click().run()
     wait_done(at)
-    at.button(key="restart").click().run()  # returns at once; the kernel restarts meanwhile
+    at.button(key="restart").click().run()  # the kernel holds x: the page asks first
+    at.button(key="restart-cancel").click().run()
+    assert not at.exception and not at.error
+    at.button(key=f"run-{ids[1]}").click().run()
+    wait_done(at)
+    assert read(notebook_dir, "rs.ipynb").cells[1].outputs[0].text == "True\n"  # kept
+    at.button(key="restart").click().run()
+    at.button(key="restart-confirm").click().run()  # returns at once; it restarts meanwhile
     assert not at.exception and not at.error
     wait_done(at)
     at.button(key=f"run-{ids[1]}").click().run()
@@ -372,10 +379,21 @@ def test_restart_and_restart_run_all(app: Callable[..., AppTest], notebook_dir: 
     cells = read(notebook_dir, "rs.ipynb").cells
     assert cells[1].outputs[0].text == "False\n"  # x went with the old kernel
     at.button(key="restart-run-all").click().run()
+    at.button(key="restart-confirm").click().run()
     wait_done(at)
     cells = read(notebook_dir, "rs.ipynb").cells
     assert [c.execution_count for c in cells] == [1, 2]  # both, in order, on a fresh kernel
     assert cells[1].outputs[0].text == "True\n"
+
+
+def test_restart_of_a_kernel_that_ran_nothing_does_not_ask(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    make_notebook(notebook_dir, "fresh.ipynb", ["print(1)"])
+    at = app(file="fresh.ipynb")
+    at.button(key="restart").click().run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "restart-confirm"]  # nothing to lose: no question
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the folder is root-owned")
