@@ -55,10 +55,16 @@ _SELECTED_STYLE = """<style>
 ICON_ONLY = (
     '[class*="st-key-acts-"] button',
     '[class*="st-key-run-"]:not(.st-key-run-all) button',
+    *(f".st-key-{k} button" for k in ("save", "download", "rename", "interrupt", "restart")),
+    *(f".st-key-{k} button" for k in ("more", "environment")),
 )
 CELL_CSS = """<style>
 ICON_ONLY { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+.st-key-controls h3 { padding: 0; margin-right: 0.5rem; font-size: 1.3rem; max-width: 14rem;
+  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.st-key-controls button { min-height: 2rem; padding: 0.15rem 0.5rem; }
 [class*="st-key-box-"] { position: relative; padding: 0.5rem 0.75rem !important;
   gap: 0.5rem !important; }
 [class*="st-key-head-"] button, [class*="st-key-mdhead-"] button, [class*="st-key-acts-"] button {

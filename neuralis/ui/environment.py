@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.config import Settings
 from neuralis.errors import NeuralisError
@@ -39,12 +40,23 @@ class Pending:
     action: Action
 
 
-def render_environment_panel(doc: Document) -> None:
-    """Draw the environment panel for the open notebook (nothing without Docker support)."""
+def render_environment_panel(doc: Document, row: DeltaGenerator) -> None:
+    """Draw the environment panel for the open notebook (nothing without Docker support):
+    an icon in the page's row of controls, or an open panel below it when it needs a look."""
     if not docker_support():
         return
     settings = Settings.from_env()
-    with st.expander("Environment", expanded=_needs_attention(doc, settings)):
+    panel = (
+        st.expander("Environment", expanded=True)
+        if _needs_attention(doc, settings)
+        else row.popover(
+            "Environment",
+            icon=":material/inventory_2:",
+            help="The notebook's recorded environment (Docker kernels)",
+            key="environment",
+        )
+    )
+    with panel:
         try:
             _panel(doc, settings)
         except NeuralisError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import nbformat
 import streamlit as st
 from nbformat import NotebookNode
+from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.errors import NeuralisError
 from neuralis.notebook.workspace import SUFFIX, Workspace, export_python
@@ -18,14 +19,11 @@ from neuralis.ui.session_keys import PENDING_UPLOAD
 
 
 def draw_files(ws: Workspace, doc: Document | None) -> None:
-    """Draw the file browser in an expander (open when no notebook is)."""
+    """Draw the file browser in an expander (open when no notebook is), in the sidebar."""
     with st.expander("Notebooks", icon=":material/folder_open:", expanded=doc is None):
-        browse, manage = st.columns([3, 2])
-        with browse:
-            _listing(ws, doc)
-        with manage:
-            _new(ws)
-            _upload(ws)
+        _listing(ws, doc)
+        _new(ws)
+        _upload(ws)
 
 
 def _listing(ws: Workspace, doc: Document | None) -> None:
@@ -126,12 +124,14 @@ def _store(ws: Workspace, name: str, data: bytes, *, replace: bool) -> None:
     st.rerun()
 
 
-def draw_document_actions(ws: Workspace, doc: Document) -> None:
-    """Draw save, rename and the downloads of the open notebook."""
-    save, ipynb, py, rename = st.columns([1, 1.3, 1.3, 3], vertical_alignment="bottom")
-    if save.button("Save", icon=":material/save:", key="save") and doc.save():
+def draw_document_actions(ws: Workspace, doc: Document, row: DeltaGenerator) -> None:
+    """Draw save, the downloads and rename of the open notebook as icons in ``row``."""
+    if row.button("Save", icon=":material/save:", key="save", help="Save (Ctrl+S)") and doc.save():
         st.toast(f"Saved {doc.name}")
-    ipynb.download_button(
+    downloads = row.popover(
+        "Download", icon=":material/download:", help="Download as .ipynb or .py", key="download"
+    )
+    downloads.download_button(
         ".ipynb",
         icon=":material/download:",
         data=notebook_bytes(doc),
@@ -139,7 +139,7 @@ def draw_document_actions(ws: Workspace, doc: Document) -> None:
         mime="application/x-ipynb+json",
         key="download-ipynb",
     )
-    py.download_button(
+    downloads.download_button(
         ".py",
         icon=":material/download:",
         data=export_python(doc.nb).encode("utf-8"),
@@ -147,7 +147,9 @@ def draw_document_actions(ws: Workspace, doc: Document) -> None:
         mime="text/x-python",
         key="download-py",
     )
-    with rename.popover("Rename"):
+    with row.popover(
+        "Rename", icon=":material/drive_file_rename_outline:", help="Rename", key="rename"
+    ):
         _rename(ws, doc)
 
 

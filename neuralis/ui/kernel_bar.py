@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.errors import NeuralisError
 from neuralis.kernels import parse_spec
@@ -73,8 +74,26 @@ def _sidebar_status() -> None:
     st.markdown(f"Kernel {code_span(doc.kernel)} {status_badge(doc)}")
 
 
+def draw_kernel_picker(doc: Document, row: DeltaGenerator) -> None:
+    """Draw the kernel picker and its status in the page's row of controls."""
+    options = kernel_options(doc.kernel)
+    choice = row.selectbox(
+        "Kernel",
+        options,
+        index=options.index(doc.kernel),
+        key=f"kernel-pick-{doc.name}",
+        label_visibility="collapsed",
+        help="The kernel this notebook runs on",
+        width=160,
+    )
+    row.markdown(status_badge(doc), width="content")
+    if choice not in (GATEWAY_OTHER, doc.kernel):
+        choose_kernel(doc, choice)
+        st.rerun()
+
+
 def draw_kernel_bar() -> None:
-    """Draw the picker, the status and the dead-kernel banner."""
+    """Draw what the kernel needs said: the gateway form, warnings, the dead-kernel banner."""
     st.fragment(_kernel_bar, key="kernel-bar")()
 
 
@@ -83,19 +102,10 @@ def _kernel_bar() -> None:
     if doc is None:
         return
     broker = state.broker()
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
-    options = kernel_options(doc.kernel)
-    choice = left.selectbox(
-        "Kernel", options, index=options.index(doc.kernel), key=f"kernel-pick-{doc.name}"
-    )
-    right.markdown(f"Status {status_badge(doc)}")
     if st.session_state.get(RESTART_ASK):
         _confirm_restart(doc)
-    if choice == GATEWAY_OTHER:
+    if st.session_state.get(f"kernel-pick-{doc.name}") == GATEWAY_OTHER:
         _gateway_form(doc)
-    elif choice != doc.kernel:
-        choose_kernel(doc, choice)
-        st.rerun()
     if doc.kernel.startswith("docker:"):
         from neuralis.docker.diagnosis import folder_warning
 

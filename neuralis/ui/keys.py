@@ -89,7 +89,7 @@ def _help_html() -> str:
             rows.append(f"<tr><td><kbd>{keys}</kbd></td><td>{what}</td></tr>")
     return (
         '<button type="button" class="neuralis-keys-button" title="Keyboard shortcuts (H)"'
-        ' aria-label="Keyboard shortcuts">⌨ Shortcuts</button>'
+        ' aria-label="Keyboard shortcuts">⌨</button>'
         '<dialog id="neuralis-keys-help" aria-label="Keyboard shortcuts">'
         f"<strong>Keyboard shortcuts</strong><table>{''.join(rows)}</table>"
         '<button type="button" class="neuralis-keys-button neuralis-keys-close">Close</button>'

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from neuralis.notebook import cells as ops
+from neuralis.notebook.workspace import Workspace
 from neuralis.sanitize import markdown_text
 from neuralis.session import Document
 from neuralis.ui import state
@@ -14,7 +16,7 @@ from neuralis.ui.cells import CELL_CSS, QUICK_WAIT, draw_cell, run_range
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
-from neuralis.ui.kernel_bar import ask_restart, draw_kernel_bar
+from neuralis.ui.kernel_bar import ask_restart, draw_kernel_bar, draw_kernel_picker
 from neuralis.ui.keys import draw_keys
 from neuralis.ui.live import begin_page, draw_watcher
 from neuralis.ui.session_keys import DRAWN, SELECTED, TOO_LARGE
@@ -28,19 +30,16 @@ def render() -> None:
     ws = state.workspace()
     doc = state.document()
     _show_notice()
-    draw_files(ws, doc)
+    with st.sidebar:
+        draw_files(ws, doc)
     if doc is None:
-        st.info("Open a notebook above, or create one.")
+        st.info("Open a notebook in the sidebar (Notebooks), or create one there.")
         return
     doc.flush()  # finished runs are written shortly after they end; at once when the page draws
     begin_page(doc)
-    st.subheader(doc.name.removesuffix(".ipynb"))
     draw_conflict(doc)
-    draw_document_actions(ws, doc)
+    _controls(ws, doc)
     draw_kernel_bar()
-    render_environment_panel(doc)
-    _toolbar(doc)
-    draw_keys()
     start, stop = bounds(doc)
     drawn = [str(cell["id"]) for cell in doc.nb.cells[start:stop]]
     st.session_state[DRAWN] = set(drawn)
@@ -55,6 +54,18 @@ def render() -> None:
             doc.save()
         st.rerun()
     draw_watcher()
+
+
+def _controls(ws: Workspace, doc: Document) -> None:
+    """Draw the one row above the cells: name, file actions, kernel and status, run toolbar."""
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", key="controls")
+    row.subheader(doc.name.removesuffix(".ipynb"), anchor=False, width="content")
+    draw_document_actions(ws, doc, row)
+    draw_kernel_picker(doc, row)
+    _toolbar(doc, row)
+    render_environment_panel(doc, row)
+    with row.container(width="content"):
+        draw_keys()
 
 
 def _show_notice() -> None:
@@ -80,34 +91,57 @@ def _selected_index(doc: Document) -> int:
         return 0
 
 
-def _toolbar(doc: Document) -> None:
+def _toolbar(doc: Document, row: DeltaGenerator) -> None:
     broker = state.broker()
-    cols = st.columns(7)
-    cols[0].button("Run all", key="run-all", type="primary", on_click=_run, args=(doc, "all"))
-    cols[1].button(
+    row.button(
+        "Run all",
+        key="run-all",
+        type="primary",
+        help="Run every cell, top to bottom",
+        on_click=_run,
+        args=(doc, "all"),
+    )
+    if row.button(
+        "Interrupt",
+        icon=":material/stop:",
+        key="interrupt",
+        help="Interrupt the kernel: stop the cell that runs",
+    ):
+        broker.interrupt(doc.key)
+    # Callbacks run before the page draws, so the kernel bar already says "starting".
+    row.button(
+        "Restart",
+        icon=":material/restart_alt:",
+        key="restart",
+        help="Restart the kernel (its variables are lost)",
+        on_click=ask_restart,
+        args=(doc,),
+    )
+    more = row.popover("More", icon=":material/more_horiz:", help="More run actions", key="more")
+    more.button(
         "Run above",
         key="tb-run-above",
         help="The cells above the selected (outlined) cell",
         on_click=_run,
         args=(doc, "above"),
+        width="stretch",
     )
-    cols[2].button(
+    more.button(
         "Run below",
         key="tb-run-below",
         help="The selected (outlined) cell and those below it",
         on_click=_run,
         args=(doc, "below"),
+        width="stretch",
     )
-    if cols[3].button("Interrupt", icon=":material/stop:", key="interrupt"):
-        broker.interrupt(doc.key)
-    # Callbacks run before the page draws, so the kernel bar already says "starting".
-    cols[4].button(
-        "Restart", icon=":material/restart_alt:", key="restart", on_click=ask_restart, args=(doc,)
+    more.button(
+        "Restart & run all",
+        key="restart-run-all",
+        on_click=ask_restart,
+        args=(doc, True),
+        width="stretch",
     )
-    cols[5].button(
-        "Restart & run all", key="restart-run-all", on_click=ask_restart, args=(doc, True)
-    )
-    if cols[6].button("Clear outputs", key="clear-outputs"):
+    if more.button("Clear outputs", key="clear-outputs", width="stretch"):
         broker.clear(doc.key)
         with doc.lock:
             ops.clear_outputs(doc.nb)

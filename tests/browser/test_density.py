@@ -100,7 +100,7 @@ def test_markdown_reads_as_prose_and_actions_show_on_hover(page: Any, server: Se
     assert border(page, ids[0]) == "rgba(0, 0, 0, 0)"  # no card round the prose
     assert opacity(page, f".st-key-mdhead-{ids[0]}") == 0  # no row of icons over it
     assert opacity(page, f".st-key-acts-{ids[1]}") == 1  # the selected cell shows its actions
-    assert page.locator(f".st-key-head-{ids[1]}").get_by_text("In [1]").is_visible()
+    page.locator(f".st-key-head-{ids[1]}").get_by_text("In [1]").wait_for()  # one line
     page.get_by_text("Plain prose.").hover()
     page.wait_for_function(
         f"getComputedStyle(document.querySelector('.st-key-mdhead-{ids[0]}')).opacity === '1'"
@@ -109,3 +109,27 @@ def test_markdown_reads_as_prose_and_actions_show_on_hover(page: Any, server: Se
     page.locator(f".st-key-box-{ids[0]} iframe[title*='streamlit_ace']").wait_for()
     page.locator(f".st-key-edit-{ids[0]} button").first.click()  # Done
     page.get_by_role("heading", name="Chapter").wait_for()
+
+
+def test_the_controls_fit_one_row_and_the_files_live_in_the_sidebar(
+    page: Any, server: Server
+) -> None:
+    name, (cid,) = notebook(server, [("code", "print('row')")])
+    open_notebook(page, server, name)
+    row = page.locator(".st-key-controls")
+    names = ["Save", "Download", "Rename", "Run all", "Interrupt", "Restart", "More"]
+    boxes = [row.get_by_role("button", name=n, exact=True).bounding_box() for n in names]
+    boxes.append(row.get_by_role("button", name="Keyboard shortcuts").bounding_box())
+    boxes.append(row.get_by_test_id("stSelectbox").bounding_box())  # the kernel
+    top = min(b["y"] for b in boxes)
+    wrapped = [(n, b) for n, b in zip([*names, "Shortcuts", "Kernel"], boxes, strict=True)
+               if b["y"] + b["height"] - top > 60]  # fmt: skip
+    assert wrapped == []  # one compact line
+    assert row.get_by_text("idle").or_(row.get_by_text("starting")).first.is_visible()
+    first_cell = page.locator(f".st-key-box-{cid}").bounding_box()
+    assert first_cell["y"] - top < 120  # nothing else between the row and the first cell
+    page.get_by_test_id("stSidebar").get_by_text("Notebooks", exact=True).click()  # files
+    page.get_by_test_id("stSidebar").get_by_role("button", name=name).wait_for()
+    row.get_by_role("button", name="More", exact=True).click()  # the overflow menu
+    page.get_by_role("button", name="Run above").wait_for()
+    page.get_by_role("button", name="Clear outputs").wait_for()

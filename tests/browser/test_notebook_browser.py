@@ -128,7 +128,7 @@ def test_restart_keeps_the_page_usable(page: Any, server: Server) -> None:
     open_notebook(page, server, "restart.ipynb")
     page.locator(f".st-key-run-{ids[0]} button").first.click()
     page.get_by_text("In [1]").first.wait_for()
-    page.locator(".st-key-restart button").click()
+    page.locator(".st-key-restart button").first.click()
     # The restart runs in the background: the status says "starting", then "idle" again
     # without another click (the live poller redraws it).
     page.get_by_text("starting", exact=True).first.wait_for()
