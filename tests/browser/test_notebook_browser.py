@@ -129,6 +129,7 @@ def test_restart_keeps_the_page_usable(page: Any, server: Server) -> None:
     page.locator(f".st-key-run-{ids[0]} button").first.click()
     page.get_by_text("In [1]").first.wait_for()
     page.locator(".st-key-restart button").first.click()
+    page.locator(".st-key-restart-confirm button").first.click()  # it ran something: asked
     # The restart runs in the background: the status says "starting", then "idle" again
     # without another click (the live poller redraws it).
     page.get_by_text("starting", exact=True).first.wait_for()
