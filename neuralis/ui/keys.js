@@ -49,6 +49,7 @@ function install() {
     seenData: null,
     pendingFocus: null,
     lastD: 0,
+    lastEmit: 0,
     lastI: 0,
     last0: 0,
     style: document.createElement("style"),
@@ -79,8 +80,14 @@ function install() {
     if (box && scroll) box.scrollIntoView({ block: "nearest" });
   };
 
+  K.caughtUp = function (done) {
+    if (K.seq === 0 || Date.now() - K.lastEmit > RESEND_MS) return true;
+    return !!done && done.session === K.session && done.seq >= K.seq;
+  };
+
   K.emit = function (action, cell, text) {
     const now = Date.now();
+    K.lastEmit = now;
     K.seq += 1;
     const item = { seq: K.seq, action: action, cell: cell || null };
     if (typeof text === "string") item.text = text;
@@ -333,7 +340,9 @@ export default function (component) {
   const seen = JSON.stringify([d.selected, d.focus, d.seq]);
   if (seen !== K.seenData) {
     K.seenData = seen;
-    if (d.selected) K.select(d.selected);
+    // The page moves the selection itself as keys are pressed (Shift+Enter moves on at once);
+    // a selection drawn before Python did all those keys is older than the page's own.
+    if (d.selected && K.caughtUp(d.done)) K.select(d.selected);
     if (d.focus) {
       K.pendingFocus = d.focus;
       const frame = boxOf(d.focus) && boxOf(d.focus).querySelector(EDITOR);

@@ -43,6 +43,8 @@ _DONE = "neuralis_keys_done"
 _FOCUS = "neuralis_keys_focus"
 """A cell whose editor the browser should focus after this run (a cell just added)."""
 _SEQ = "neuralis_keys_seq"
+_CAUGHT_UP = "neuralis_keys_caught_up"
+"""The browser page id and the last of its actions done: its selection is only as new as that."""
 
 SHORTCUTS = (
     ("Edit mode (in an editor)", ""),
@@ -113,6 +115,7 @@ def _host() -> None:
         "selected": st.session_state.get(SELECTED),
         "focus": st.session_state.pop(_FOCUS, None),
         "seq": seq,
+        "done": st.session_state.get(_CAUGHT_UP),
     }
     _component(key=KEYS_KEY, data=data, on_key_change=_on_key, width="content")
 
@@ -156,6 +159,7 @@ def _new_actions(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     fresh = [a for a in actions if isinstance(a, Mapping) and _seq(a) > last]
     if fresh:
         done[page] = max(_seq(a) for a in fresh)
+    st.session_state[_CAUGHT_UP] = {"session": page, "seq": done.get(page, 0)}
     return sorted(fresh, key=_seq)
 
 

@@ -213,3 +213,17 @@ def test_i_i_interrupts_and_0_0_asks_then_restarts(page: Any, server: Server) ->
     page.get_by_text("Restart the kernel?").wait_for(state="hidden")
     page.keyboard.press("Control+Enter")
     eventually(lambda: cells(server, name)[1].outputs[0].text == "False\n")  # x went with it
+
+
+def test_shift_enter_pressed_quickly_runs_each_cell_once(page: Any, server: Server) -> None:
+    """Keys faster than the server answers: a late answer must not pull the selection back."""
+    name, ids = fresh(server, [f"print({i})" for i in range(10)])
+    open_notebook(page, server, name)
+    editor(page, ids[0]).focus()
+    for _ in range(8):
+        page.keyboard.press("Shift+Enter")
+        time.sleep(0.1)
+    eventually(lambda: [bool(c.outputs) for c in cells(server, name)] == [True] * 8 + [False] * 2)
+    assert [c.outputs[0].text for c in cells(server, name)[:8]] == [f"{i}\n" for i in range(8)]
+    assert [c.execution_count for c in cells(server, name)[:8]] == list(range(1, 9))  # once each
+    page.wait_for_function(f"document.body.dataset.neuralisSelected === '{ids[8]}'")
