@@ -15,7 +15,7 @@ NOTICE = "neuralis_notice"
 TOO_LARGE = "neuralis_too_large"
 """The notebook the last notice said is too large to open (it offers to clear outputs)."""
 SESSION_ID = "neuralis_session_id"
-"""This browser session's id for the session registry (sessions.py)."""
+"""This browser session's id for the session registry (neuralis/session/browsers.py)."""
 
 # Cells (ui/cells.py).
 SELECTED = "neuralis_selected"
