@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -157,3 +158,21 @@ def code_cells(nb: NotebookNode, start: int = 0, stop: int | None = None) -> lis
 def tagged(nb: NotebookNode, tag: str) -> set[str]:
     """Return the ids of the cells carrying a tag (e.g. ``raises-exception``)."""
     return {str(c["id"]) for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])}
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def headings(nb: NotebookNode) -> list[tuple[str, int, str]]:
+    """Return the Markdown headings as (cell id, level, text), in order, outside code blocks."""
+    found: list[tuple[str, int, str]] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in str(cell.source).splitlines():
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            elif not fenced and (m := _HEADING.match(line)):
+                found.append((str(cell["id"]), len(m.group(1)), m.group(2)))
+    return found

@@ -62,6 +62,7 @@ CELL_CSS = """<style>
 ICON_ONLY { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+[data-testid="stMain"] { overflow-anchor: none; }  /* keys.js keeps the place on a slide */
 .st-key-controls h3 { padding: 0; margin-right: 0.5rem; font-size: 1.3rem; max-width: 14rem;
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .st-key-controls button { min-height: 2rem; padding: 0.15rem 0.5rem; }

@@ -326,6 +326,65 @@ function install() {
     K.emit("edit", cell);
   });
 
+  // Continuous scrolling (neuralis/ui/window.py): near an end of the drawn window, press
+  // that end's button; once the window has slid, put the cell that was in view back where
+  // it was on the screen, so reading goes on without a jump.
+  K.lastY = 0;
+  K.down = true;
+  K.sliding = null;
+  K.scroller = function () {
+    return document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
+  };
+  K.anchor = function () {
+    const box = boxes().find((b) => b.getBoundingClientRect().bottom > 0);
+    return box ? { cell: cellOf(box), top: box.getBoundingClientRect().top } : null;
+  };
+  K.edge = function () {
+    if (K.sliding) return;
+    const key = K.down ? "window-later" : "window-earlier";
+    const button = document.querySelector(`.st-key-${key} button`);
+    if (!button) return;
+    const r = button.getBoundingClientRect();
+    const near = K.down ? r.top < window.innerHeight + 300 : r.bottom > -300;
+    if (!near) return;
+    const first = boxes().map(cellOf)[0];
+    K.sliding = { anchor: K.anchor(), first: first, since: Date.now() };
+    button.click();
+  };
+  K.settle = function () {
+    const s = K.sliding;
+    if (!s) return;
+    const first = boxes().map(cellOf)[0];
+    if (first === s.first && Date.now() - s.since < 8000) return; // not slid yet
+    K.sliding = null;
+    const box = s.anchor && boxOf(s.anchor.cell);
+    if (box) K.scroller().scrollTop += box.getBoundingClientRect().top - s.anchor.top;
+    K.edge(); // still near the end: slide on
+  };
+  document.addEventListener(
+    "scroll",
+    function () {
+      const y = K.scroller().scrollTop;
+      if (y === K.lastY) return;
+      K.down = y > K.lastY;
+      K.lastY = y;
+      K.edge();
+    },
+    true,
+  );
+  setInterval(K.settle, 100);
+
+  // A heading picked in the contents: scroll its cell to the top once it is drawn.
+  K.reveal = function (cell, tries) {
+    const box = boxOf(cell);
+    if (box) {
+      box.scrollIntoView({ block: "start" });
+      K.lastY = K.scroller().scrollTop;
+    } else if (tries > 0) {
+      setTimeout(() => K.reveal(cell, tries - 1), 100);
+    }
+  };
+
   new MutationObserver(K.scan).observe(document.body, { childList: true, subtree: true });
   setInterval(K.scan, 250); // an editor frame that loaded a new document needs hooking again
   K.scan();
@@ -343,6 +402,7 @@ export default function (component) {
     // The page moves the selection itself as keys are pressed (Shift+Enter moves on at once);
     // a selection drawn before Python did all those keys is older than the page's own.
     if (d.selected && K.caughtUp(d.done)) K.select(d.selected);
+    if (d.reveal) K.reveal(d.reveal, 50);
     if (d.focus) {
       K.pendingFocus = d.focus;
       const frame = boxOf(d.focus) && boxOf(d.focus).querySelector(EDITOR);

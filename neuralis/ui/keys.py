@@ -33,7 +33,7 @@ from neuralis.ui.cells import (
 )
 from neuralis.ui.editor import sent
 from neuralis.ui.kernel_bar import ask_restart
-from neuralis.ui.session_keys import DRAWN, EDITING, SELECTED
+from neuralis.ui.session_keys import DRAWN, EDITING, REVEAL, SELECTED
 from neuralis.ui.window import show_cell
 
 KEYS_KEY = "nb-keys"
@@ -114,6 +114,7 @@ def _host() -> None:
     data = {
         "selected": st.session_state.get(SELECTED),
         "focus": st.session_state.pop(_FOCUS, None),
+        "reveal": st.session_state.pop(REVEAL, None),
         "seq": seq,
         "done": st.session_state.get(_CAUGHT_UP),
     }

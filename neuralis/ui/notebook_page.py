@@ -13,6 +13,7 @@ from neuralis.sanitize import markdown_text
 from neuralis.session import Document
 from neuralis.ui import state
 from neuralis.ui.cells import CELL_CSS, QUICK_WAIT, draw_cell, run_range
+from neuralis.ui.contents import draw_contents
 from neuralis.ui.editor import install_page_helpers
 from neuralis.ui.environment import render_environment_panel
 from neuralis.ui.files import draw_conflict, draw_document_actions, draw_files
@@ -20,7 +21,7 @@ from neuralis.ui.kernel_bar import ask_restart, draw_kernel_bar, draw_kernel_pic
 from neuralis.ui.keys import draw_keys
 from neuralis.ui.live import begin_page, draw_watcher
 from neuralis.ui.session_keys import DRAWN, SELECTED, TOO_LARGE
-from neuralis.ui.window import bounds, draw_pager, show_index
+from neuralis.ui.window import bounds, draw_edge, show_index
 
 
 def render() -> None:
@@ -35,6 +36,8 @@ def render() -> None:
     if doc is None:
         st.info("Open a notebook in the sidebar (Notebooks), or create one there.")
         return
+    with st.sidebar:
+        draw_contents(doc)
     doc.flush()  # finished runs are written shortly after they end; at once when the page draws
     begin_page(doc)
     draw_conflict(doc)
@@ -43,10 +46,10 @@ def render() -> None:
     start, stop = bounds(doc)
     drawn = [str(cell["id"]) for cell in doc.nb.cells[start:stop]]
     st.session_state[DRAWN] = set(drawn)
-    draw_pager(doc, "top")
+    draw_edge(doc, "top")
     for cell_id in drawn:
         draw_cell(cell_id)
-    draw_pager(doc, "bottom")
+    draw_edge(doc, "bottom")
     if st.button("Add cell", icon=":material/add:", key="add-cell-end"):
         with doc.lock:
             st.session_state[SELECTED] = ops.insert_cell(doc.nb, len(doc.nb.cells))

@@ -38,6 +38,8 @@ RESELECT = "neuralis_reselect"
 # Drawing and watching (ui/window.py, ui/live.py).
 WINDOW_START = "neuralis_window_start"
 """Notebook key -> index of the first drawn cell."""
+REVEAL = "neuralis_reveal"
+"""A cell the page should scroll to after this run (a heading picked in the contents)."""
 DRAWN = "neuralis_drawn"
 """Ids of the cells the last full run drew; the live poller redraws only those."""
 SHOWN = "neuralis_shown"

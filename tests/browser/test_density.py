@@ -133,3 +133,47 @@ def test_the_controls_fit_one_row_and_the_files_live_in_the_sidebar(
     row.get_by_role("button", name="More", exact=True).click()  # the overflow menu
     page.get_by_role("button", name="Run above").wait_for()
     page.get_by_role("button", name="Clear outputs").wait_for()
+
+
+def in_view(page: Any, locator: Any) -> bool:
+    box = locator.bounding_box()
+    return box is not None and 0 <= box["y"] < page.viewport_size["height"]
+
+
+def test_a_long_notebook_scrolls_on_and_the_contents_jump(page: Any, server: Server) -> None:
+    cells = [("code", f"print('s{i}')") for i in range(45)]  # > 40 code cells: no editors
+    cells[0] = ("markdown", "# Top heading")
+    cells[40] = ("markdown", "## Far heading")
+    name, ids = notebook(server, cells)
+    page.goto(f"{server.url}/?file={name}")
+    page.get_by_role("button", name="Run all", exact=True).wait_for()
+    far_cell = page.locator(f".st-key-box-{ids[30]}")
+    assert far_cell.count() == 0  # past the drawn window
+    page.mouse.move(700, 600)
+    for _ in range(200):  # scroll as a person does; no pager to press
+        if far_cell.count():
+            break
+        page.mouse.wheel(0, 600)
+        page.wait_for_timeout(150)
+    assert far_cell.count() == 1
+    assert page.locator(f".st-key-box-{ids[2]}").count() == 0  # the window slid on
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Top heading").click()
+    top = page.get_by_role("heading", name="Top heading")
+    top.wait_for()
+    page.wait_for_function(
+        "() => { const h = [...document.querySelectorAll('h1')].find(e =>"
+        " e.textContent.includes('Top heading'));"
+        " if (!h) return false; const r = h.getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; }"
+    )
+    assert in_view(page, top)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Far heading").click()
+    far = page.get_by_role("heading", name="Far heading")
+    far.wait_for()
+    page.wait_for_timeout(500)
+    for _ in range(50):
+        if in_view(page, far):
+            break
+        page.wait_for_timeout(100)
+    assert in_view(page, far)
+    page.wait_for_function(f"document.body.dataset.neuralisSelected === '{ids[40]}'")

@@ -286,18 +286,19 @@ def test_large_notebooks_are_drawn_a_window_at_a_time(
     app: Callable[..., AppTest], notebook_dir: Path
 ) -> None:
     w = Settings().cell_window
+    step = w // 2
     total = 2 * w + 5
     ids = make_notebook(notebook_dir, "paged.ipynb", [f"print('c{i}')" for i in range(total)])
     at = app(file="paged.ipynb")
     assert not at.exception
     assert boxes(at) == ids[:w]
-    assert at.selectbox(key=f"pager-pick-top-0-{total}").value == 0
-    assert at.button(key="pager-prev-top").disabled
-    at.button(key="pager-next-bottom").click().run()
-    assert boxes(at) == ids[w : 2 * w]
-    at.selectbox(key=f"pager-pick-top-{w}-{total}").set_value(2 * w).run()
-    assert boxes(at) == ids[2 * w :]
-    assert at.button(key="pager-next-top").disabled
+    assert not [b for b in at.button if b.key == "window-earlier"]  # nothing above
+    at.button(key="window-later").click().run()  # what scrolling near the end presses
+    assert boxes(at) == ids[step : step + w]
+    while [b for b in at.button if b.key == "window-later"]:
+        at.button(key="window-later").click().run()
+    assert boxes(at) == ids[-w:]  # the end: the window stops there
+    assert not [b for b in at.button if b.key == "window-later"]
     # Run all covers the whole notebook, drawn or not; every output reaches the file.
     at.button(key="run-all").click().run()
     wait_done(at)
@@ -305,6 +306,8 @@ def test_large_notebooks_are_drawn_a_window_at_a_time(
     assert outputs == [f"c{i}\n" for i in range(total)]
     shown = [c.value for c in at.code]
     assert f"c{total - 1}" in shown and "c3" not in shown
+    at.button(key="window-earlier").click().run()
+    assert boxes(at) == ids[-w - step : -step]
 
 
 def test_a_new_cell_past_the_window_brings_the_window_along(
@@ -313,14 +316,35 @@ def test_a_new_cell_past_the_window_brings_the_window_along(
     w = Settings().cell_window
     ids = make_notebook(notebook_dir, "grow.ipynb", [f"x{i} = {i}" for i in range(w)])
     at = app(file="grow.ipynb")
-    assert boxes(at) == ids  # one window: no pager
-    assert not [s for s in at.selectbox if (s.key or "").startswith("pager-")]
+    assert boxes(at) == ids  # one window: no edges
+    assert not [b for b in at.button if (b.key or "").startswith("window-")]
     act(at, ids[-1], "below")
     cells = read(notebook_dir, "grow.ipynb").cells
     assert len(cells) == w + 1
-    assert boxes(at) == [cells[w].id]  # the new cell, alone on the second page
-    at.button(key="pager-prev-top").click().run()
+    assert boxes(at)[-1] == cells[w].id  # the new cell is drawn, at the window's end
+    at.button(key="window-earlier").click().run()
     assert boxes(at) == ids
+
+
+def test_the_contents_jump_to_a_heading_past_the_window(
+    app: Callable[..., AppTest], notebook_dir: Path
+) -> None:
+    w = Settings().cell_window
+    make_notebook(notebook_dir, "toc.ipynb", [f"x{i} = {i}" for i in range(2 * w)])
+    nb = read_notebook(notebook_dir / "toc.ipynb")
+    nb.cells[0].cell_type, nb.cells[0].source = "markdown", "# Start"
+    nb.cells[-1].cell_type, nb.cells[-1].source = "markdown", "## The end\n```\n# not one\n```"
+    for cell in (nb.cells[0], nb.cells[-1]):
+        cell.pop("outputs", None), cell.pop("execution_count", None)
+    write_notebook(nb, notebook_dir / "toc.ipynb")
+    at = app(file="toc.ipynb")
+    toc = [b for b in at.sidebar.button if (b.key or "").startswith("toc-")]
+    assert [b.label for b in toc] == ["Start", "The end"]
+    last = str(nb.cells[-1]["id"])
+    assert last not in boxes(at)
+    toc[1].click().run()
+    assert last in boxes(at)
+    assert at.session_state["neuralis_selected"] == last
 
 
 def test_the_window_can_be_turned_off(
