@@ -117,7 +117,7 @@ class Neuralis:
     def run_all(self, page: Any) -> float:
         last = self.ids[-1]
         if not page.locator(f".st-key-box-{last}").count():
-            page_to(page, last)  # the pager, as a person would
+            page_to(page, last)  # scrolling, as a person would
         page.locator(f".st-key-box-{last}").scroll_into_view_if_needed()
         arm(page, r"last-(\d+)-done")
         page.get_by_role("button", name="Run all", exact=True).click()
