@@ -61,11 +61,17 @@ def page_to(page: Any, cell_id: str) -> None:
     run = page.locator(f".st-key-run-{cell_id} button")
     page.mouse.move(700, 600)
     deadline = time.monotonic() + 600
-    while not run.count() and time.monotonic() < deadline:
-        page.mouse.wheel(0, 800)
-        page.wait_for_timeout(150)
+    step = 800
+    while time.monotonic() < deadline:
+        while not run.count() and time.monotonic() < deadline:
+            page.mouse.wheel(0, step)
+            page.wait_for_timeout(150)
+        page.wait_for_timeout(1500)  # a slide in flight may take it away again
+        if run.count():
+            break
+        step = -400  # scrolled past it: back up, gently
     run.first.scroll_into_view_if_needed()
-    page.wait_for_timeout(1000)  # let a slide in flight settle
+    page.wait_for_timeout(1000)
 
 
 # The page itself times the click: a capture listener notes the click and a MutationObserver
