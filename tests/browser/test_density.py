@@ -150,7 +150,7 @@ def test_a_long_notebook_scrolls_on_and_the_contents_jump(page: Any, server: Ser
     far_cell = page.locator(f".st-key-box-{ids[30]}")
     assert far_cell.count() == 0  # past the drawn window
     page.mouse.move(700, 600)
-    for _ in range(200):  # scroll as a person does; no pager to press
+    for _ in range(800):  # scroll as a person does; no pager to press
         if far_cell.count():
             break
         page.mouse.wheel(0, 600)
@@ -171,7 +171,7 @@ def test_a_long_notebook_scrolls_on_and_the_contents_jump(page: Any, server: Ser
     far = page.get_by_role("heading", name="Far heading")
     far.wait_for()
     page.wait_for_timeout(500)
-    for _ in range(50):
+    for _ in range(200):
         if in_view(page, far):
             break
         page.wait_for_timeout(100)
