@@ -74,6 +74,8 @@ _CSS = """
   background: none; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.4rem;
   padding: 0.1rem 0.5rem; cursor: pointer; }
 .neuralis-keys-button:hover { opacity: 1; }
+.neuralis-keys-icon { font-family: "Material Symbols Rounded"; font-size: 1.25rem; line-height: 1.5;
+  font-feature-settings: "liga"; vertical-align: middle; }
 #neuralis-keys-help { border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.6rem;
   padding: 1rem 1.25rem; max-width: 34rem; font-size: 0.9rem; }
 #neuralis-keys-help th { text-align: left; padding-top: 0.6rem; }
@@ -91,7 +93,8 @@ def _help_html() -> str:
             rows.append(f"<tr><td><kbd>{keys}</kbd></td><td>{what}</td></tr>")
     return (
         '<button type="button" class="neuralis-keys-button" title="Keyboard shortcuts (H)"'
-        ' aria-label="Keyboard shortcuts">⌨</button>'
+        ' aria-label="Keyboard shortcuts"><span aria-hidden="true" class="neuralis-keys-icon">'
+        "keyboard</span></button>"
         '<dialog id="neuralis-keys-help" aria-label="Keyboard shortcuts">'
         f"<strong>Keyboard shortcuts</strong><table>{''.join(rows)}</table>"
         '<button type="button" class="neuralis-keys-button neuralis-keys-close">Close</button>'
