@@ -345,7 +345,7 @@ function install() {
     const button = document.querySelector(`.st-key-${key} button`);
     if (!button) return;
     const r = button.getBoundingClientRect();
-    const near = K.down ? r.top < window.innerHeight + 300 : r.bottom > -300;
+    const near = K.down ? r.top < window.innerHeight + 100 : r.bottom > -100;
     if (!near) return;
     const first = boxes().map(cellOf)[0];
     K.sliding = { anchor: K.anchor(), first: first, since: Date.now() };
@@ -359,7 +359,7 @@ function install() {
     K.sliding = null;
     const box = s.anchor && boxOf(s.anchor.cell);
     if (box) K.scroller().scrollTop += box.getBoundingClientRect().top - s.anchor.top;
-    K.edge(); // still near the end: slide on
+    K.lastY = K.scroller().scrollTop; // this scroll is no reader's: it slides nothing
   };
   document.addEventListener(
     "scroll",
