@@ -40,11 +40,13 @@ class Pending:
     action: Action
 
 
-def render_environment_panel(doc: Document, row: DeltaGenerator) -> None:
+def render_environment_panel(doc: Document, row: DeltaGenerator | None = None) -> None:
     """Draw the environment panel for the open notebook (nothing without Docker support):
-    an icon in the page's row of controls, or an open panel below it when it needs a look."""
+    an icon in ``row`` (the page's row of controls), or an open panel below it when it needs
+    a look."""
     if not docker_support():
         return
+    row = row if row is not None else st.container()
     settings = Settings.from_env()
     panel = (
         st.expander("Environment", expanded=True)
