@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import streamlit as st
+from starlette.websockets import WebSocketDisconnected
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,11 @@ class Guard:
         refusal = self._refusal(scope, headers, path)
         if refusal is None and path == LOGIN and scope["type"] == "http":
             await login(scope, receive, send)
+        elif refusal is None and scope["type"] == "websocket":
+            try:
+                await self.app(scope, receive, send)
+            except WebSocketDisconnected:  # the browser left while Streamlit still sent to it
+                log.debug("a client closed its WebSocket while the app was sending to it")
         elif refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
