@@ -48,10 +48,8 @@ function install() {
     selected: null,
     seenData: null,
     pendingFocus: null,
-    lastD: 0,
     lastEmit: 0,
-    lastI: 0,
-    last0: 0,
+    pressed: {},
     style: document.createElement("style"),
   };
   K.style.id = "neuralis-keys-style";
@@ -78,6 +76,17 @@ function install() {
     K.paint();
     const box = boxOf(cell);
     if (box && scroll) box.scrollIntoView({ block: "nearest" });
+  };
+
+  // A command typed twice within a second (D D, I I, 0 0): the first press only arms it.
+  K.twice = function (letter, action, cell) {
+    const now = Date.now();
+    if (now - (K.pressed[letter] || 0) < 1000) {
+      K.pressed[letter] = 0;
+      K.emit(action, cell);
+    } else {
+      K.pressed[letter] = now;
+    }
   };
 
   K.caughtUp = function (done) {
@@ -268,29 +277,11 @@ function install() {
       } else if (key === "z" || key === "Z") {
         K.emit("undo", cell);
       } else if (key === "d" || key === "D") {
-        const now = Date.now();
-        if (now - K.lastD < 1000) {
-          K.lastD = 0;
-          K.emit("delete", cell);
-        } else {
-          K.lastD = now;
-        }
+        K.twice("d", "delete", cell);
       } else if (key === "i" || key === "I") {
-        const now = Date.now();
-        if (now - K.lastI < 1000) {
-          K.lastI = 0;
-          K.emit("interrupt", cell);
-        } else {
-          K.lastI = now;
-        }
+        K.twice("i", "interrupt", cell);
       } else if (key === "0") {
-        const now = Date.now();
-        if (now - K.last0 < 1000) {
-          K.last0 = 0;
-          K.emit("restart", cell);
-        } else {
-          K.last0 = now;
-        }
+        K.twice("0", "restart", cell);
       } else if (key === "h" || key === "H") {
         K.help();
       } else {
